@@ -1,0 +1,43 @@
+# One entry point for the course. On a fresh machine with Python 3.11:
+#   make book    create .venv, install everything, execute every chapter, build the HTML book
+#   make test    install what the tests need and run the whole test suite (what CI runs)
+# Other targets: make exercises (regenerate exercises/ from solutions/), make bench, make clean.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+# nbgrader and jupyter-book start helper programs and kernels from PATH: use the venv's.
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export MPLBACKEND ?= Agg
+
+.PHONY: book test exercises bench install keras-cache clean
+
+book: install keras-cache
+	$(BIN)/jupyter-book build --warningiserror --keep-going .
+	@echo ""
+	@echo "The book is built. Open $(CURDIR)/_build/html/index.html in a browser."
+
+test: install keras-cache
+	$(BIN)/python -m pytest -ra
+
+exercises: install
+	$(BIN)/python -m tools.nbgrader_course regenerate
+
+bench: install keras-cache
+	$(BIN)/python bench/run_bench.py
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $@
+
+keras-cache: install
+	$(BIN)/python tools/fill_keras_cache.py
+
+clean:
+	rm -rf _build $(VENV) .pytest_cache

@@ -1,0 +1,134 @@
+"""Checks used by the exercises' visible and hidden tests.
+
+Each check raises ``AssertionError`` with a message that tells the learner what is wrong
+and what to do, and returns quietly (or returns the measured value) when all is well.
+Accuracy is computed here, from the model's ``predict``, not read from ``evaluate``.
+"""
+
+import numpy as np
+
+from helpers.predictions import check_labels, predict_labels
+from helpers.repro import import_keras_quietly
+
+keras = import_keras_quietly()
+
+
+def check_is_model(obj, what="build_model()"):
+    """Check that ``obj`` is a Keras model, and return it.
+
+    Raises
+    ------
+    AssertionError
+        Naming the type that came instead.
+    """
+    if obj is None:
+        raise AssertionError(f"{what} returned None: did you forget `return model`?")
+    if not isinstance(obj, keras.Model):
+        raise AssertionError(f"{what} must give a Keras model (keras.Sequential or keras.Model), got {type(obj).__name__}.")
+    return obj
+
+
+def loss_name(model):
+    """The compiled loss of ``model`` in snake case, e.g. ``"binary_crossentropy"``.
+
+    Handles losses given as strings, as ``keras.losses`` objects and as functions.
+    Returns ``None`` for a model that was not compiled.
+    """
+    loss = getattr(model, "loss", None)
+    if loss is None:
+        return None
+    if isinstance(loss, str):
+        name = loss
+    elif isinstance(loss, keras.losses.Loss):
+        name = keras.utils.get_registered_name(type(loss)).split(">")[-1]
+    else:
+        name = getattr(loss, "__name__", type(loss).__name__)
+    aliases = {"BinaryCrossentropy": "binary_crossentropy", "bce": "binary_crossentropy",
+               "CategoricalCrossentropy": "categorical_crossentropy",
+               "SparseCategoricalCrossentropy": "sparse_categorical_crossentropy",
+               "MeanSquaredError": "mean_squared_error", "mse": "mean_squared_error"}
+    return aliases.get(name, name)
+
+
+def output_activation(model):
+    """Name of the activation of the model's last layer, e.g. ``"sigmoid"``; ``None`` if unknown."""
+    activation = getattr(model.layers[-1], "activation", None) if model.layers else None
+    return getattr(activation, "__name__", None)
+
+
+def check_architecture(model, *, n_inputs, output_units, output_activation_name, loss):
+    """Check the input width, output layer and compiled loss of a classifier.
+
+    Parameters
+    ----------
+    model : keras.Model
+    n_inputs : int
+        Features per sample: the model's input shape must be ``(None, n_inputs)``.
+    output_units : int
+    output_activation_name : str
+        ``"sigmoid"`` or ``"softmax"``.
+    loss : str
+        Snake-case loss name, e.g. ``"binary_crossentropy"``.
+    """
+    check_is_model(model)
+    if loss_name(model) is None:
+        raise AssertionError("The model is not compiled: call model.compile(optimizer=..., loss=..., metrics=[...]).")
+    input_shape = tuple(model.inputs[0].shape) if model.inputs else None
+    if input_shape != (None, n_inputs):
+        raise AssertionError(
+            f"The model's input shape is {input_shape}, expected (None, {n_inputs}): start it with "
+            f"keras.Input(shape=({n_inputs},))."
+        )
+    last = model.layers[-1]
+    units = getattr(last, "units", None)
+    if units != output_units:
+        raise AssertionError(f"The output layer has {units} units; this task needs {output_units}.")
+    actual = output_activation(model)
+    if actual != output_activation_name:
+        raise AssertionError(
+            f"The output layer's activation is {actual!r}, expected {output_activation_name!r}: "
+            f"the outputs must be probabilities. Use activation='{output_activation_name}' in the last Dense layer."
+        )
+    if loss_name(model) != loss:
+        raise AssertionError(f"The model is compiled with loss {loss_name(model)!r}; this task needs {loss!r}.")
+
+
+def accuracy(model, X, y, threshold=0.5):
+    """Fraction of samples whose predicted label equals the true label.
+
+    Parameters
+    ----------
+    model : object with ``predict`` returning (n, 1) or (n, k) probabilities
+    X : ndarray of shape (n_samples, ...)
+    y : ndarray of shape (n_samples,)
+        Integer labels 0..k-1.
+
+    Returns
+    -------
+    float
+    """
+    y = check_labels(y)
+    if len(X) != len(y):
+        raise ValueError(f"X has {len(X)} samples but y has {len(y)} labels.")
+    return float(np.mean(predict_labels(model, X, threshold) == y))
+
+
+def check_accuracy(model, X, y, target, *, data="data it never saw"):
+    """Check that ``model`` reaches ``target`` accuracy on ``(X, y)``, and return its accuracy.
+
+    Raises
+    ------
+    AssertionError
+        "accuracy 0.50 < 0.90 on 500 samples of data it never saw", and what to try.
+    """
+    check_is_model(model, "The model")
+    try:
+        score = accuracy(model, X, y)
+    except ValueError as error:
+        raise AssertionError(f"Could not score the model: {error}") from None
+    if not score >= target:
+        raise AssertionError(
+            f"accuracy {score:.3f} < {target:.2f} on {len(y)} samples of {data}. "
+            "Look at the loss curve: if it is still falling, train for more epochs or raise the learning rate."
+        )
+    return score

@@ -1,0 +1,132 @@
+"""Reproducible, quiet notebooks: seeding, version checks and TensorFlow's start-up noise.
+
+Keras is imported inside the functions of this module, not at its top, on purpose:
+:func:`setup` must quiet TensorFlow *before* Keras is imported for the first time.
+"""
+
+import contextlib
+import os
+import random
+import sys
+from dataclasses import dataclass
+
+import numpy as np
+
+MIN_KERAS = (3, 0)
+
+
+@contextlib.contextmanager
+def silenced_stderr():
+    """Send everything written to standard error, by Python or by C++ code, to /dev/null.
+
+    TensorFlow's C++ core writes start-up messages straight to file descriptor 2, where
+    ``TF_CPP_MIN_LOG_LEVEL`` no longer reaches them. Jupyter shows those as red
+    error-looking boxes, and nbgrader scores a test cell with any stderr output as zero.
+    Use this around imports only: never hide the errors of code you are debugging.
+    """
+    sys.stderr.flush()
+    saved_fd = os.dup(2)
+    saved_stream = sys.stderr
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            sys.stderr = devnull
+            try:
+                yield
+            finally:
+                sys.stderr = saved_stream
+                os.dup2(saved_fd, 2)
+    finally:
+        os.close(saved_fd)
+
+
+def set_seed(seed):
+    """Seed Python, NumPy and the Keras backend so that a notebook gives the same numbers twice.
+
+    Parameters
+    ----------
+    seed : int
+        Any non-negative integer.
+    """
+    if not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}.")
+    import keras
+
+    random.seed(int(seed))
+    np.random.seed(int(seed))
+    keras.utils.set_random_seed(int(seed))
+
+
+def import_keras_quietly():
+    """Import Keras (and its TensorFlow backend) without TensorFlow's start-up messages.
+
+    Returns
+    -------
+    module
+        The ``keras`` module.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "keras" not in sys.modules:
+        with silenced_stderr():
+            import keras  # noqa: F401  (the import is the point)
+            if keras.backend.backend() == "tensorflow":
+                import tensorflow as tf
+
+                tf.get_logger().setLevel("ERROR")
+    import keras
+
+    return keras
+
+
+@dataclass(frozen=True)
+class Environment:
+    """What :func:`setup` found; shows as one line in a notebook."""
+
+    keras_version: str
+    backend: str
+    seed: int
+    gpus: tuple
+
+    @property
+    def has_gpu(self):
+        return bool(self.gpus)
+
+    def __repr__(self):
+        device = f"GPU: {', '.join(self.gpus)}" if self.gpus else "no GPU, running on the CPU"
+        return f"Keras {self.keras_version} ({self.backend} backend) · seed {self.seed} · {device}"
+
+
+def _visible_gpus(keras):
+    if keras.backend.backend() != "tensorflow":
+        return ()
+    import tensorflow as tf
+
+    return tuple(gpu.name.replace("/physical_device:", "") for gpu in tf.config.list_physical_devices("GPU"))
+
+
+def setup(seed=42):
+    """Prepare a chapter or exercise notebook: quiet imports, version check, seeds, GPU report.
+
+    Parameters
+    ----------
+    seed : int, default 42
+
+    Returns
+    -------
+    Environment
+        Versions, seed and GPUs; its ``repr`` is a one-line summary.
+
+    Raises
+    ------
+    RuntimeError
+        If the installed Keras is older than Keras 3.
+    """
+    keras = import_keras_quietly()
+    version = tuple(int(part) for part in keras.__version__.split(".")[:2])
+    if version < MIN_KERAS:
+        raise RuntimeError(
+            f"This course needs Keras 3 or newer, but Keras {keras.__version__} is installed. "
+            "Run `pip install -U keras tensorflow` and restart the kernel."
+        )
+    set_seed(seed)
+    return Environment(keras.__version__, keras.backend.backend(), int(seed), _visible_gpus(keras))

@@ -1,0 +1,173 @@
+"""The learning-rate sweep ("LR finder"): compute here, draw with :func:`helpers.plots.plot_lr_finder`.
+
+The sweep trains a copy of the model for a few hundred steps while the learning rate
+grows exponentially from ``start`` to ``end``, and records the rate each step really
+used and the loss it produced. The original model and its optimizer are left untouched.
+"""
+
+import numpy as np
+
+from helpers.repro import import_keras_quietly
+
+keras = import_keras_quietly()
+
+
+def exponential_rates(start, end, steps):
+    """Learning rates growing by the same factor every step, from ``start`` to ``end``.
+
+    ``rate_i = start * (end / start) ** (i / (steps - 1))`` for ``i = 0 .. steps-1``.
+
+    Parameters
+    ----------
+    start, end : float
+        Positive, with ``start < end``.
+    steps : int
+        At least 2.
+
+    Returns
+    -------
+    ndarray of shape (steps,)
+    """
+    if not (start > 0 and end > start):
+        raise ValueError(f"Need 0 < start < end, got start={start!r}, end={end!r}.")
+    if int(steps) != steps or steps < 2:
+        raise ValueError(f"steps must be an integer of at least 2, got {steps!r}.")
+    return start * (end / start) ** (np.arange(steps) / (steps - 1))
+
+
+def current_learning_rate(optimizer, logs=None):
+    """The learning rate an optimizer uses now, as a float.
+
+    Keras 3 logs it as ``"learning_rate"``, Keras 2 as ``"lr"``, and some callbacks log
+    neither; all three are handled, the optimizer itself being the last resort.
+    """
+    logs = logs or {}
+    for key in ("learning_rate", "lr"):
+        if key in logs:
+            return float(logs[key])
+    return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+
+
+class LearningRateSweep(keras.callbacks.Callback):
+    """Set the rate before each batch, record the rate used and the loss after it.
+
+    Training stops early once the loss is NaN or more than ``stop_factor`` times the best
+    loss seen: past that point the curve carries no more information.
+    """
+
+    def __init__(self, rates, stop_factor=4.0):
+        super().__init__()
+        self.schedule = np.asarray(rates, dtype=float)
+        self.stop_factor = stop_factor
+        self.rates, self.losses = [], []
+        self._step = 0
+
+    def on_train_batch_begin(self, batch, logs=None):
+        if self._step >= len(self.schedule):
+            self.model.stop_training = True
+            return
+        self.model.optimizer.learning_rate = self.schedule[self._step]
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self._step >= len(self.schedule):
+            return
+        loss = float((logs or {}).get("loss", np.nan))
+        self.rates.append(current_learning_rate(self.model.optimizer, logs))
+        self.losses.append(loss)
+        self._step += 1
+        best = np.nanmin(self.losses)
+        if not np.isfinite(loss) or loss > self.stop_factor * best or self._step >= len(self.schedule):
+            self.model.stop_training = True
+
+
+def _fresh_copy(model):
+    if not isinstance(model, keras.Model):
+        raise ValueError(f"find_learning_rate needs a Keras model, got {type(model).__name__}.")
+    if getattr(model, "optimizer", None) is None or getattr(model, "loss", None) is None:
+        raise ValueError("Compile the model first: model.compile(optimizer=..., loss=...).")
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    optimizer = model.optimizer.__class__.from_config(model.optimizer.get_config())
+    copy.compile(optimizer=optimizer, loss=model.loss)
+    return copy
+
+
+def find_learning_rate(model, X, y, *, start=1e-5, end=10.0, steps=200, batch_size=32, stop_factor=4.0):
+    """Sweep the learning rate exponentially on a copy of ``model``.
+
+    Parameters
+    ----------
+    model : keras.Model, compiled
+        Its weights, optimizer and learning rate are not changed.
+    X : ndarray of shape (n_samples, ...)
+    y : ndarray of shape (n_samples, ...)
+    start, end : float, default 1e-5 and 10
+    steps : int, default 200
+        Batches to train; the data are cycled through as often as needed.
+    batch_size : int, default 32
+    stop_factor : float, default 4
+        Stop once the loss exceeds this multiple of the best loss so far.
+
+    Returns
+    -------
+    rates : ndarray of shape (n_done,)
+        The learning rate each step actually used.
+    losses : ndarray of shape (n_done,)
+        The training loss of that step's batch.
+    """
+    schedule = exponential_rates(start, end, steps)
+    if len(X) != len(y):
+        raise ValueError(f"X has {len(X)} samples but y has {len(y)}.")
+    copy = _fresh_copy(model)
+    sweep = LearningRateSweep(schedule, stop_factor=stop_factor)
+    steps_per_epoch = max(1, int(np.ceil(len(X) / batch_size)))
+    epochs = int(np.ceil(steps / steps_per_epoch))
+    copy.fit(X, y, batch_size=batch_size, epochs=epochs, callbacks=[sweep], verbose=0, shuffle=True)
+    return np.asarray(sweep.rates), np.asarray(sweep.losses)
+
+
+def smooth(values, beta=0.9):
+    """Exponential moving average with bias correction, as fast.ai's LR finder uses it.
+
+    Parameters
+    ----------
+    values : array-like of shape (n,)
+    beta : float in [0, 1), default 0.9
+
+    Returns
+    -------
+    ndarray of shape (n,)
+    """
+    values = np.asarray(values, dtype=float)
+    out, average = np.empty_like(values), 0.0
+    for i, value in enumerate(values):
+        average = beta * average + (1 - beta) * value
+        out[i] = average / (1 - beta ** (i + 1))
+    return out
+
+
+def suggest_learning_rate(rates, losses, *, factor=10.0, beta=0.9):
+    """Suggest a starting learning rate from a sweep: ``factor`` times below the loss minimum.
+
+    The loss is smoothed first; the suggestion is the rate at the smoothed minimum divided
+    by ``factor``, where the loss still falls steeply, and never below the first rate.
+
+    Parameters
+    ----------
+    rates, losses : ndarray of shape (n,)
+        From :func:`find_learning_rate`.
+    factor : float, default 10
+
+    Returns
+    -------
+    float
+    """
+    rates, losses = np.asarray(rates, dtype=float), np.asarray(losses, dtype=float)
+    if rates.shape != losses.shape or len(rates) < 5:
+        raise ValueError("Need at least 5 (rate, loss) pairs of equal length; run a longer sweep.")
+    finite = np.isfinite(losses)
+    if finite.sum() < 5:
+        raise ValueError("The sweep produced fewer than 5 finite losses; start it from a lower rate.")
+    rates, smoothed = rates[finite], smooth(losses[finite], beta)
+    best = int(np.argmin(smoothed))
+    return float(max(rates[best] / factor, rates[0]))
