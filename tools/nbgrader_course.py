@@ -129,7 +129,7 @@ def autograde(course, assignment, *, student=None, timeout=1800):
 
 
 def scores(course, assignment):
-    """Autograded scores: ``{student: {notebook: {grade_id: score}}}``, read from the gradebook."""
+    """Autograded scores: ``{student: {notebook file name: {grade_id: score}}}``, read from the gradebook."""
     from nbgrader.api import Gradebook
 
     result = {}
@@ -137,7 +137,7 @@ def scores(course, assignment):
         for submission in gradebook.assignment_submissions(assignment):
             per_notebook = result.setdefault(submission.student.id, {})
             for notebook in submission.notebooks:
-                per_notebook[notebook.name] = {grade.name: grade.score for grade in notebook.grades}
+                per_notebook[f"{notebook.name}.ipynb"] = {grade.name: grade.score for grade in notebook.grades}
     return result
 
 

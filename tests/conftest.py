@@ -1,0 +1,67 @@
+"""Shared fixtures: quiet Keras, a non-interactive Matplotlib, and small fixture models."""
+
+import os
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from helpers.repro import import_keras_quietly  # noqa: E402
+
+keras = import_keras_quietly()
+
+
+class FixedModel:
+    """A stand-in classifier whose ``predict`` returns a function of its inputs."""
+
+    def __init__(self, function):
+        self.function = function
+        self.calls = []
+
+    def predict(self, X, verbose=0):
+        self.calls.append(verbose)
+        return self.function(np.asarray(X))
+
+
+@pytest.fixture
+def sigmoid_model():
+    """Probability of class 1 rises with the second feature: (n, 1) outputs."""
+    return FixedModel(lambda X: 1 / (1 + np.exp(-20 * (X[:, 1:2] - 0.5))))
+
+
+@pytest.fixture
+def softmax_model():
+    """Three classes by the first feature's third: (n, 3) outputs."""
+    def three_way(X):
+        scores = np.stack([-abs(X[:, 0] - c) for c in (0.0, 0.5, 1.0)], axis=1) * 20
+        exp = np.exp(scores - scores.max(axis=1, keepdims=True))
+        return exp / exp.sum(axis=1, keepdims=True)
+    return FixedModel(three_way)
+
+
+@pytest.fixture
+def ax():
+    figure, axes = plt.subplots()
+    yield axes
+    plt.close(figure)
+
+
+@pytest.fixture(autouse=True)
+def no_show(monkeypatch):
+    """Helpers must never call plt.show."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("a helper called plt.show()")
+    monkeypatch.setattr(plt, "show", refuse)
+    yield
+    plt.close("all")
+
+
+def tiny_neuron(learning_rate=0.1, seed=0):
+    """A real, compiled one-neuron Keras model."""
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss="binary_crossentropy",
+                  metrics=["accuracy"])
+    return model

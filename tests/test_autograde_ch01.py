@@ -1,0 +1,98 @@
+"""A real `nbgrader autograde` of exercise 1: the solution, the untouched exercise and typical mistakes.
+
+All submissions are graded in one nbgrader run, in a scratch course, as an instructor would.
+"""
+
+import pytest
+
+from tools import nbgrader_course as course
+
+ASSIGNMENT = "ch01_single_neuron"
+NOTEBOOK = "ch01_single_neuron.ipynb"
+TASKS = {
+    "Task 1": ["test_build_model_is_one_sigmoid_neuron", "test_build_model_uses_adam_at_given_rate"],
+    "Task 2": ["test_train_model_reaches_target_on_test_split", "test_train_model_reaches_target_on_hidden_data"],
+    "Task 3": ["test_to_labels_thresholds_at_one_half", "test_to_labels_uses_given_threshold"],
+    "Task 4": ["test_boundary_x2_of_a_known_neuron", "test_decisive_feature"],
+}
+
+
+def edited(answers, grade_id, old, new):
+    assert old in answers[grade_id], f"the reference answer for {grade_id} no longer contains {old!r}"
+    return {**answers, grade_id: answers[grade_id].replace(old, new)}
+
+
+def submissions(answers):
+    """student -> (answers, the graded cells that must score zero); every other cell keeps full points."""
+    return {
+        "solution": (answers, []),
+        "loss_mse": (edited(answers, "build_model", '"binary_crossentropy"', '"mse"'),
+                     ["test_build_model_is_one_sigmoid_neuron"]),
+        "one_epoch": (edited(answers, "train_model", "epochs=50", "epochs=1"), TASKS["Task 2"]),
+        "ignores_threshold": (edited(answers, "to_labels", "> threshold", "> 0.5"),
+                              ["test_to_labels_uses_given_threshold"]),
+        "boundary_sign": (edited(answers, "boundary_x2", "-(b[0]", "(b[0]"), ["test_boundary_x2_of_a_known_neuron"]),
+        "wrong_feature": (edited(answers, "decisive_feature", "= 2", "= 1"), ["test_decisive_feature"]),
+        # TensorFlow and other libraries write warnings to stderr; a correct answer keeps full marks.
+        "stderr_warning": (edited(answers, "build_model", "    model = keras",
+                                  "    import sys; print('UserWarning: noisy library', file=sys.stderr)\n    model = keras"),
+                           []),
+    }
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    scratch = course.make_course(tmp_path_factory.mktemp("course"), [ASSIGNMENT])
+    released = course.released_notebook(scratch, ASSIGNMENT, NOTEBOOK)
+    answers = course.solution_answers(ASSIGNMENT, NOTEBOOK)
+    plan = submissions(answers)
+    for student, (student_answers, _) in plan.items():
+        course.submit(scratch, student, ASSIGNMENT, NOTEBOOK, course.fill_answers(released, student_answers))
+    course.submit(scratch, "untouched", ASSIGNMENT, NOTEBOOK, released)
+    no_sigmoid = edited(answers, "build_model", ', activation="sigmoid"', "")
+    course.submit(scratch, "no_sigmoid", ASSIGNMENT, NOTEBOOK, course.fill_answers(released, no_sigmoid))
+    course.autograde(scratch, ASSIGNMENT)
+    return plan, {student: nbs[NOTEBOOK] for student, nbs in course.scores(scratch, ASSIGNMENT).items()}
+
+
+def by_task(scores):
+    return {task: sum(scores[test] for test in tests) for task, tests in TASKS.items()}
+
+
+def test_tasks_cover_every_graded_cell():
+    points = course.max_scores(ASSIGNMENT, NOTEBOOK)
+    assert sorted(points) == sorted(t for tests in TASKS.values() for t in tests)
+    assert sum(points.values()) == 9
+
+
+@pytest.mark.slow
+def test_reference_solution_gets_full_marks(graded):
+    _, scores = graded
+    assert scores["solution"] == course.max_scores(ASSIGNMENT, NOTEBOOK)
+
+
+@pytest.mark.slow
+def test_untouched_exercise_gets_zero_on_every_task(graded):
+    _, scores = graded
+    assert set(by_task(scores["untouched"]).values()) == {0.0}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("student", ["loss_mse", "one_epoch", "ignores_threshold", "boundary_sign", "wrong_feature",
+                                     "stderr_warning"])
+def test_typical_mistake_loses_exactly_the_points_of_what_it_breaks(graded, student):
+    plan, scores = graded
+    lost = plan[student][1]
+    expected = {test: (0.0 if test in lost else points)
+                for test, points in course.max_scores(ASSIGNMENT, NOTEBOOK).items()}
+    assert scores[student] == expected
+    broken = {task for task, tests in TASKS.items() if set(tests) & set(lost)}
+    assert len(broken) <= 1, "a single mistake must not cost points in two tasks"
+
+
+@pytest.mark.slow
+def test_output_without_sigmoid_loses_task_1_and_keeps_tasks_3_and_4(graded):
+    _, scores = graded
+    assert scores["no_sigmoid"]["test_build_model_is_one_sigmoid_neuron"] == 0.0
+    tasks = by_task(scores["no_sigmoid"])
+    assert tasks["Task 3"] == 2.0 and tasks["Task 4"] == 2.0

@@ -1,0 +1,36 @@
+"""Every chapter notebook in the book runs top to bottom, with no error and no stray stderr."""
+
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def toc_notebooks():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [entry["file"] for entry in toc.get("chapters", [])]
+    return [ROOT / f"{name}.ipynb" for name in files if (ROOT / f"{name}.ipynb").exists()]
+
+
+def test_toc_lists_every_chapter_notebook():
+    in_book = {p.name for p in (ROOT / "book").glob("*.ipynb")}
+    assert in_book and in_book == {p.name for p in toc_notebooks()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", toc_notebooks(), ids=lambda p: p.stem)
+def test_chapter_executes_top_to_bottom(path):
+    notebook = nbformat.read(path, as_version=4)
+    assert not any(cell.get("outputs") for cell in notebook.cells), "store chapters without outputs"
+    NotebookClient(notebook, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    for index, cell in enumerate(notebook.cells):
+        if cell.cell_type != "code":
+            continue
+        expected_error = "raises-exception" in cell.metadata.get("tags", [])
+        kinds = [(o.output_type, o.get("name")) for o in cell.outputs]
+        assert ("error", None) in kinds if expected_error else ("error", None) not in kinds, f"cell {index}"
+        assert ("stream", "stderr") not in kinds, f"cell {index} wrote to stderr: {cell.outputs}"

@@ -1,0 +1,42 @@
+from nbformat.v4 import new_code_cell, new_output
+
+from helpers.nbgrader_plugins import StderrAsStdout
+
+
+def _cell(nbgrader, outputs):
+    cell = new_code_cell("x = 1", metadata={"nbgrader": nbgrader})
+    cell.outputs = outputs
+    return cell
+
+
+TEST_CELL = {"grade": True, "solution": False, "locked": True, "grade_id": "t", "points": 1, "schema_version": 3}
+ANSWER_CELL = {"grade": False, "solution": True, "locked": False, "grade_id": "a", "schema_version": 3}
+
+
+def test_stderr_of_a_test_cell_becomes_marked_stdout():
+    cell = _cell(TEST_CELL, [new_output("stream", name="stderr", text="DeprecationWarning: x\nmore\n")])
+    cell, _ = StderrAsStdout().preprocess_cell(cell, {}, 0)
+    assert cell.outputs[0].name == "stdout"
+    assert cell.outputs[0].text.splitlines() == ["[stderr, not counted against you] DeprecationWarning: x",
+                                                 "[stderr, not counted against you] more"]
+
+
+def test_errors_and_answer_cells_are_left_alone():
+    error = new_output("error", ename="AssertionError", evalue="no", traceback=[])
+    test_cell = _cell(TEST_CELL, [error])
+    StderrAsStdout().preprocess_cell(test_cell, {}, 0)
+    assert test_cell.outputs[0].output_type == "error"
+    answer = _cell(ANSWER_CELL, [new_output("stream", name="stderr", text="w\n")])
+    StderrAsStdout().preprocess_cell(answer, {}, 0)
+    assert answer.outputs[0].name == "stderr"
+
+
+def test_the_course_config_runs_the_plugin_right_after_execution():
+    from traitlets.config import Config
+    import runpy
+
+    namespace = runpy.run_path("nbgrader_config.py", init_globals={"get_config": Config})
+    names = [pp.__name__ for pp in namespace["c"].Autograde.autograde_preprocessors]
+    assert names[names.index("Execute") + 1] == "StderrAsStdout"
+    assert namespace["c"].CourseDirectory.source_directory == "solutions"
+    assert namespace["c"].CourseDirectory.release_directory == "exercises"

@@ -1,0 +1,48 @@
+import numpy as np
+import pytest
+
+from helpers.predictions import check_labels, predict_labels, probabilities_to_labels
+
+
+def test_one_column_is_thresholded_strictly():
+    p = np.array([[0.2], [0.5], [0.51], [0.9]])
+    assert probabilities_to_labels(p).tolist() == [0, 0, 1, 1]
+    assert probabilities_to_labels(p, threshold=0.3).tolist() == [0, 1, 1, 1]
+    assert probabilities_to_labels(p.ravel()).tolist() == [0, 0, 1, 1]
+
+
+def test_several_columns_take_the_most_probable_class():
+    p = np.array([[0.7, 0.2, 0.1], [0.1, 0.1, 0.8]])
+    assert probabilities_to_labels(p).tolist() == [0, 2]
+
+
+def test_nan_outputs_are_reported_as_divergence():
+    with pytest.raises(ValueError, match="diverged"):
+        probabilities_to_labels(np.array([[0.1], [np.nan]]))
+
+
+def test_predict_labels_calls_predict_quietly(sigmoid_model):
+    X = np.array([[0.0, 0.1], [0.0, 0.9]])
+    assert predict_labels(sigmoid_model, X).tolist() == [0, 1]
+    assert sigmoid_model.calls == [0]
+
+
+def test_predict_labels_rejects_objects_without_predict():
+    with pytest.raises(ValueError, match="Keras model"):
+        predict_labels(lambda X: X, np.zeros((2, 2)))
+
+
+@pytest.mark.parametrize("labels, message", [
+    (np.eye(3), "one-hot"),
+    (np.array([0.5, 1.0]), "fractions"),
+    (np.array([-1, 0]), "from 0 to k-1"),
+])
+def test_check_labels_explains_bad_encodings(labels, message):
+    with pytest.raises(ValueError, match=message):
+        check_labels(labels)
+
+
+def test_check_labels_catches_labels_starting_at_one():
+    with pytest.raises(ValueError, match="subtract 1"):
+        check_labels(np.array([1, 2, 2, 1]), n_classes=2)
+    assert check_labels(np.array([[0], [1]])).tolist() == [0, 1]

@@ -1,0 +1,41 @@
+import os
+
+import numpy as np
+import pytest
+
+from helpers.repro import Environment, set_seed, setup, silenced_stderr
+
+
+def test_set_seed_makes_numpy_and_keras_repeat():
+    import keras
+
+    set_seed(3)
+    first = (np.random.rand(3), keras.random.uniform((3,)).numpy())
+    set_seed(3)
+    second = (np.random.rand(3), keras.random.uniform((3,)).numpy())
+    np.testing.assert_array_equal(first[0], second[0])
+    np.testing.assert_array_equal(first[1], second[1])
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "7", None])
+def test_set_seed_rejects_non_integers(bad):
+    with pytest.raises(ValueError, match="non-negative integer"):
+        set_seed(bad)
+
+
+def test_setup_reports_keras_3_and_the_seed():
+    env = setup(seed=5)
+    assert isinstance(env, Environment)
+    assert int(env.keras_version.split(".")[0]) >= 3
+    assert "seed 5" in repr(env)
+    assert ("GPU" in repr(env)) and (env.has_gpu == bool(env.gpus))
+
+
+def test_silenced_stderr_hides_python_and_file_descriptor_writes(capfd):
+    import sys
+
+    with silenced_stderr():
+        print("python-level", file=sys.stderr)
+        os.write(2, b"fd-level\n")
+    os.write(2, b"after\n")
+    assert capfd.readouterr().err == "after\n"

@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+
+from helpers.data import single_neuron_task
+from helpers.training import (current_learning_rate, exponential_rates, find_learning_rate, smooth,
+                              suggest_learning_rate)
+from tests.conftest import keras, tiny_neuron
+
+
+def test_exponential_rates_grow_by_a_constant_factor():
+    rates = exponential_rates(1e-4, 1.0, 5)
+    np.testing.assert_allclose(rates, [1e-4, 1e-3, 1e-2, 1e-1, 1.0])
+
+
+@pytest.mark.parametrize("start, end, steps", [(0, 1, 10), (1, 0.1, 10), (1e-3, 1, 1)])
+def test_exponential_rates_reject_bad_ranges(start, end, steps):
+    with pytest.raises(ValueError):
+        exponential_rates(start, end, steps)
+
+
+def test_current_learning_rate_reads_keras_3_and_keras_2_log_names():
+    optimizer = keras.optimizers.Adam(learning_rate=0.25)
+    assert current_learning_rate(optimizer, {"learning_rate": 0.5}) == 0.5
+    assert current_learning_rate(optimizer, {"lr": 0.125}) == 0.125
+    assert current_learning_rate(optimizer, {}) == pytest.approx(0.25)
+
+
+def test_find_learning_rate_records_the_rates_really_used_and_leaves_model_alone():
+    X, y = single_neuron_task(256, test_size=None, seed=0)
+    model = tiny_neuron(learning_rate=0.01)
+    before = [w.copy() for w in model.get_weights()]
+    rates, losses = find_learning_rate(model, X, y, start=1e-4, end=1.0, steps=40, batch_size=32)
+    np.testing.assert_allclose(rates, exponential_rates(1e-4, 1.0, 40)[: len(rates)], rtol=1e-5)
+    assert len(rates) == len(losses) >= 20
+    assert np.all(np.isfinite(losses))
+    for w_before, w_after in zip(before, model.get_weights()):
+        np.testing.assert_array_equal(w_before, w_after)
+    assert float(model.optimizer.learning_rate) == pytest.approx(0.01)
+
+
+def test_find_learning_rate_stops_once_the_loss_explodes():
+    X, y = single_neuron_task(256, test_size=None, seed=0)
+    X = X * 1000  # huge inputs: large rates blow the loss up
+    rates, losses = find_learning_rate(tiny_neuron(), X, y, start=1e-3, end=1e3, steps=200)
+    assert len(rates) < 200
+
+
+def test_find_learning_rate_needs_a_compiled_model():
+    model = keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(1)])
+    with pytest.raises(ValueError, match="Compile the model first"):
+        find_learning_rate(model, np.zeros((8, 2)), np.zeros(8))
+
+
+def test_suggest_learning_rate_is_ten_times_below_the_minimum():
+    rates = np.logspace(-5, 1, 61)  # minimum of this curve at 1e-1
+    losses = (np.log10(rates) + 1) ** 2 + 0.1
+    suggestion = suggest_learning_rate(rates, losses, beta=0.0)
+    assert suggestion == pytest.approx(1e-2)
+    assert losses[np.searchsorted(rates, suggestion)] > losses.min()  # the loss still falls there
+
+
+def test_suggest_learning_rate_ignores_nan_losses_and_needs_enough_points():
+    rates = np.logspace(-4, 0, 10)
+    losses = np.array([1, 0.9, 0.7, 0.5, 0.3, 0.2, 0.25, 0.6, np.nan, np.nan])
+    assert rates[0] <= suggest_learning_rate(rates, losses, beta=0.0) < rates[5]
+    with pytest.raises(ValueError, match="at least 5"):
+        suggest_learning_rate(rates[:3], losses[:3])
+
+
+def test_smooth_keeps_a_constant_series_constant():
+    np.testing.assert_allclose(smooth([2.0] * 10), 2.0)
