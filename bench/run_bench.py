@@ -1,0 +1,69 @@
+"""Print how long the course takes on this machine: chapters, autograding, and target margins.
+
+    make bench            (or: .venv/bin/python bench/run_bench.py [--skip-targets])
+
+Figures are wall-clock seconds on whatever machine runs this; the course's budgets are stated
+for a 2-core CPU: each chapter executes in at most 2 minutes, each assignment autogrades in at
+most 3 minutes through nbgrader.
+"""
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import nbformat  # noqa: E402
+from nbclient import NotebookClient  # noqa: E402
+
+from tools import nbgrader_course as course  # noqa: E402
+from tools.targets import TARGETS, run_targets  # noqa: E402
+
+
+def time_chapters():
+    for path in sorted((ROOT / "book").glob("*.ipynb")):
+        notebook = nbformat.read(path, as_version=4)
+        start = time.perf_counter()
+        NotebookClient(notebook, timeout=600, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        print(f"chapter   {path.stem:28s} executes in {time.perf_counter() - start:6.1f} s", flush=True)
+
+
+def time_autograde():
+    with tempfile.TemporaryDirectory() as scratch:
+        for assignment in course.assignments():
+            course.make_course(Path(scratch) / assignment, [assignment])
+            folder = Path(scratch) / assignment
+            for name in course.notebook_names(assignment):
+                released = course.released_notebook(folder, assignment, name)
+                answers = course.solution_answers(assignment, name)
+                course.submit(folder, "bench", assignment, name, course.fill_answers(released, answers))
+            start = time.perf_counter()
+            course.autograde(folder, assignment, student="bench")
+            seconds = time.perf_counter() - start
+            got = course.scores(folder, assignment)["bench"]
+            total = sum(sum(cells.values()) for cells in got.values())
+            print(f"autograde {assignment:28s} one submission in {seconds:6.1f} s (scored {total:g} points)", flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--skip-targets", action="store_true", help="skip the 20-seed target runs")
+    args = parser.parse_args()
+    print(f"machine: {os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}", flush=True)
+    time_chapters()
+    time_autograde()
+    if not args.skip_targets:
+        for assignment in sorted(TARGETS):
+            for run in run_targets(assignment):
+                print("target    " + run.summary(), flush=True)
+
+
+if __name__ == "__main__":
+    main()
