@@ -9,7 +9,6 @@ BIN := $(VENV)/bin
 # nbgrader and jupyter-book start helper programs and kernels from PATH: use the venv's.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
-export MPLBACKEND ?= Agg
 
 .PHONY: book test exercises bench install keras-cache clean
 

@@ -1,8 +1,10 @@
 """Shared fixtures: quiet Keras, a non-interactive Matplotlib, and small fixture models."""
 
-import os
+import matplotlib
 
-os.environ.setdefault("MPLBACKEND", "Agg")
+# Set in this process only: an MPLBACKEND variable would reach the kernels that execute the
+# chapters, and a kernel on Agg shows no figures.
+matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402

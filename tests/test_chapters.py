@@ -34,3 +34,6 @@ def test_chapter_executes_top_to_bottom(path):
         kinds = [(o.output_type, o.get("name")) for o in cell.outputs]
         assert ("error", None) in kinds if expected_error else ("error", None) not in kinds, f"cell {index}"
         assert ("stream", "stderr") not in kinds, f"cell {index} wrote to stderr: {cell.outputs}"
+        if "hide-input" in cell.metadata.get("tags", []):  # figure cells: the figure must be there
+            assert any("image/png" in o.get("data", {}) for o in cell.outputs), f"cell {index} drew no figure"
+
