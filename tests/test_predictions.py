@@ -46,3 +46,11 @@ def test_check_labels_catches_labels_starting_at_one():
     with pytest.raises(ValueError, match="subtract 1"):
         check_labels(np.array([1, 2, 2, 1]), n_classes=2)
     assert check_labels(np.array([[0], [1]])).tolist() == [0, 1]
+
+
+def test_as_probabilities_makes_a_column_of_a_flat_vector_and_rejects_other_shapes():
+    from helpers.predictions import as_probabilities
+
+    assert as_probabilities([0.2, 0.8]).shape == (2, 1)
+    with pytest.raises(ValueError, match=r"shape \(n_samples, n_outputs\)"):
+        as_probabilities(np.zeros((2, 2, 2)))
