@@ -56,10 +56,22 @@ def _ch01_hidden_accuracy(ns, seed):
     return ns["accuracy"](model, X_unseen, y_unseen)
 
 
+def _ch02_hidden_accuracy(loader, fit_name, noise):
+    def measure(ns, seed):
+        X_fit, X_unseen, y_fit, y_unseen = ns[loader](1000, noise=noise, test_size=0.25, seed=seed)
+        ns["keras"].utils.set_random_seed(seed)
+        return ns["accuracy"](ns[fit_name](X_fit, y_fit), X_unseen, y_unseen)
+    return measure
+
+
 # assignment -> (notebook, [(target name, target, function(namespace, seed) -> accuracy)])
 TARGETS = {
     "ch01_single_neuron": ("ch01_single_neuron.ipynb", [
         ("single neuron, accuracy on fresh data", 0.92, _ch01_hidden_accuracy),
+    ]),
+    "ch02_nonlinearity": ("ch02_nonlinearity.ipynb", [
+        ("circles, accuracy on fresh data", 0.97, _ch02_hidden_accuracy("circles", "fit_circles", 0.03)),
+        ("moons, accuracy on fresh data", 0.93, _ch02_hidden_accuracy("moons", "fit_moons", 0.2)),
     ]),
 }
 
