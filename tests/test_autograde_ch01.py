@@ -5,6 +5,7 @@ All submissions are graded in one nbgrader run, in a scratch course, as an instr
 
 import pytest
 
+from tests.autograde_support import edited, expected_scores, grade_class
 from tools import nbgrader_course as course
 
 ASSIGNMENT = "ch01_single_neuron"
@@ -16,10 +17,6 @@ TASKS = {
     "Task 4": ["test_boundary_x2_of_a_known_neuron", "test_decisive_feature"],
 }
 
-
-def edited(answers, grade_id, old, new):
-    assert old in answers[grade_id], f"the reference answer for {grade_id} no longer contains {old!r}"
-    return {**answers, grade_id: answers[grade_id].replace(old, new)}
 
 
 def submissions(answers):
@@ -42,17 +39,11 @@ def submissions(answers):
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    scratch = course.make_course(tmp_path_factory.mktemp("course"), [ASSIGNMENT])
-    released = course.released_notebook(scratch, ASSIGNMENT, NOTEBOOK)
     answers = course.solution_answers(ASSIGNMENT, NOTEBOOK)
     plan = submissions(answers)
-    for student, (student_answers, _) in plan.items():
-        course.submit(scratch, student, ASSIGNMENT, NOTEBOOK, course.fill_answers(released, student_answers))
-    course.submit(scratch, "untouched", ASSIGNMENT, NOTEBOOK, released)
     no_sigmoid = edited(answers, "build_model", ', activation="sigmoid"', "")
-    course.submit(scratch, "no_sigmoid", ASSIGNMENT, NOTEBOOK, course.fill_answers(released, no_sigmoid))
-    course.autograde(scratch, ASSIGNMENT)
-    return plan, {student: nbs[NOTEBOOK] for student, nbs in course.scores(scratch, ASSIGNMENT).items()}
+    scores = grade_class(tmp_path_factory.mktemp("course"), ASSIGNMENT, NOTEBOOK, plan, {"no_sigmoid": no_sigmoid})
+    return plan, scores
 
 
 def by_task(scores):
@@ -83,9 +74,7 @@ def test_untouched_exercise_gets_zero_on_every_task(graded):
 def test_typical_mistake_loses_exactly_the_points_of_what_it_breaks(graded, student):
     plan, scores = graded
     lost = plan[student][1]
-    expected = {test: (0.0 if test in lost else points)
-                for test, points in course.max_scores(ASSIGNMENT, NOTEBOOK).items()}
-    assert scores[student] == expected
+    assert scores[student] == expected_scores(ASSIGNMENT, NOTEBOOK, lost)
     broken = {task for task, tests in TASKS.items() if set(tests) & set(lost)}
     assert len(broken) <= 1, "a single mistake must not cost points in two tasks"
 

@@ -2,6 +2,7 @@
 
 import pytest
 
+from tests.autograde_support import edited, expected_scores, grade_class
 from tools import nbgrader_course as course
 
 ASSIGNMENT = "ch02_nonlinearity"
@@ -29,10 +30,6 @@ def fit_moons(X, y):
 '''
 
 
-def edited(answers, grade_id, old, new):
-    assert old in answers[grade_id], f"the reference answer for {grade_id} no longer contains {old!r}"
-    return {**answers, grade_id: answers[grade_id].replace(old, new)}
-
 
 def submissions(answers):
     """student -> (answers, the graded cells that must score zero); every other cell keeps full points."""
@@ -48,14 +45,8 @@ def submissions(answers):
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    scratch = course.make_course(tmp_path_factory.mktemp("course"), [ASSIGNMENT])
-    released = course.released_notebook(scratch, ASSIGNMENT, NOTEBOOK)
     plan = submissions(course.solution_answers(ASSIGNMENT, NOTEBOOK))
-    for student, (answers, _) in plan.items():
-        course.submit(scratch, student, ASSIGNMENT, NOTEBOOK, course.fill_answers(released, answers))
-    course.submit(scratch, "untouched", ASSIGNMENT, NOTEBOOK, released)
-    course.autograde(scratch, ASSIGNMENT)
-    return plan, {student: nbs[NOTEBOOK] for student, nbs in course.scores(scratch, ASSIGNMENT).items()}
+    return plan, grade_class(tmp_path_factory.mktemp("course"), ASSIGNMENT, NOTEBOOK, plan)
 
 
 def test_tasks_cover_every_graded_cell():
@@ -74,7 +65,4 @@ def test_untouched_exercise_gets_zero_everywhere(graded):
 @pytest.mark.parametrize("student", ["solution", "linear_circles", "overflowing_softmax", "wrong_width"])
 def test_each_submission_loses_exactly_the_points_of_what_it_breaks(graded, student):
     plan, scores = graded
-    lost = plan[student][1]
-    expected = {test: (0.0 if test in lost else points)
-                for test, points in course.max_scores(ASSIGNMENT, NOTEBOOK).items()}
-    assert scores[student] == expected
+    assert scores[student] == expected_scores(ASSIGNMENT, NOTEBOOK, plan[student][1])
