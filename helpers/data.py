@@ -5,7 +5,7 @@ Every function is seeded and returns NumPy arrays: features ``X`` of shape
 """
 
 import numpy as np
-from sklearn.datasets import load_digits, make_circles, make_moons
+from sklearn.datasets import load_digits, make_blobs, make_circles, make_moons
 from sklearn.model_selection import train_test_split
 
 FASHION_MNIST_CLASSES = (
@@ -92,6 +92,27 @@ def moons(n_samples=1000, *, noise=0.2, test_size=None, seed=0):
     """
     _check_n(n_samples)
     X, y = make_moons(n_samples, noise=noise, random_state=seed)
+    return _split(X.astype("float32"), y.astype("int64"), test_size, seed)
+
+
+def blobs(n_samples=200, *, separation=4.0, cluster_std=1.0, test_size=None, seed=0):
+    """Two round clusters of points (scikit-learn's ``make_blobs``), centred at ``-s/2`` and ``+s/2`` on both axes.
+
+    With the default ``separation=4`` and ``cluster_std=1`` the centres are about 5.7 standard
+    deviations apart, so a straight line separates the classes almost perfectly. This is the
+    "neural net fails on toy dataset" data of chapter 3.
+
+    Returns
+    -------
+    X : ndarray of shape (n, 2), float32
+    y : ndarray of shape (n,), int64; 1 for the cluster at ``(+s/2, +s/2)``
+        Split into ``X_train, X_test, y_train, y_test`` when ``test_size`` is given.
+    """
+    _check_n(n_samples)
+    if separation <= 0 or cluster_std <= 0:
+        raise ValueError(f"separation and cluster_std must be positive, got {separation!r} and {cluster_std!r}.")
+    half = separation / 2
+    X, y = make_blobs(n_samples, centers=[[-half, -half], [half, half]], cluster_std=cluster_std, random_state=seed)
     return _split(X.astype("float32"), y.astype("int64"), test_size, seed)
 
 

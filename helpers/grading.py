@@ -9,6 +9,7 @@ import numpy as np
 
 from helpers.predictions import check_labels, predict_labels
 from helpers.repro import import_keras_quietly
+from helpers.training import steep_range
 
 keras = import_keras_quietly()
 
@@ -132,3 +133,64 @@ def check_accuracy(model, X, y, target, *, data="data it never saw"):
             "Look at the loss curve: if it is still falling, train for more epochs or raise the learning rate."
         )
     return score
+
+
+def check_sweep(rates, losses, *, min_steps=50, min_decades=3):
+    """Check that ``rates, losses`` are a learning-rate sweep: growing rates over several decades.
+
+    Returns
+    -------
+    rates, losses : ndarray of shape (n,), float
+
+    Raises
+    ------
+    AssertionError
+        Saying what is missing and how to run the sweep.
+    """
+    how = "Run rates, losses = find_learning_rate(model, X, y) on a compiled model."
+    try:
+        rates, losses = np.asarray(rates, dtype=float), np.asarray(losses, dtype=float)
+    except (TypeError, ValueError):
+        raise AssertionError(f"rates and losses must be arrays of numbers. {how}") from None
+    if rates.ndim != 1 or rates.shape != losses.shape:
+        raise AssertionError(f"rates and losses must be 1-D arrays of the same length, got {rates.shape} and "
+                             f"{losses.shape}. {how}")
+    if len(rates) < min_steps:
+        raise AssertionError(f"The sweep has {len(rates)} steps; it needs at least {min_steps} to show a curve. "
+                             "Sweep from a lower start rate or with more steps.")
+    if not (np.all(rates > 0) and np.all(np.diff(rates) > 0)):
+        raise AssertionError("The rates must be positive and grow at every step, as an exponential schedule does.")
+    decades = np.log10(rates[-1] / rates[0])
+    if decades < min_decades:
+        raise AssertionError(f"The sweep covers {decades:.1f} decades of learning rate; cover at least "
+                             f"{min_decades}, e.g. from 1e-5 up to where the loss blows up.")
+    return rates, losses
+
+
+def check_learning_rate_choice(rates, losses, chosen):
+    """Check that ``chosen`` lies where the sweep's smoothed loss still falls steeply; return it.
+
+    The steep part is computed from this sweep by :func:`helpers.training.steep_range`:
+    from where the smoothed loss has made 10 % of its fall to where it has made 90 %.
+
+    Raises
+    ------
+    AssertionError
+        Saying whether the rate is too low or too high for this curve, and where the range is.
+    """
+    rates, losses = check_sweep(rates, losses)
+    if isinstance(chosen, (bool, np.bool_)) or not isinstance(chosen, (int, float, np.integer, np.floating)):
+        raise AssertionError(f"The chosen learning rate must be a number, got {type(chosen).__name__}.")
+    chosen = float(chosen)
+    try:
+        low, high = steep_range(rates, losses)
+    except ValueError as error:
+        raise AssertionError(f"Could not read your sweep: {error}") from None
+    where = f"On your sweep the loss falls steeply from {low:.2g} to {high:.2g}"
+    if chosen < low:
+        raise AssertionError(f"{where}; {chosen:.2g} is below that, where the loss has barely started to move: "
+                             "training would be slow. Choose a larger rate.")
+    if chosen > high:
+        raise AssertionError(f"{where}; {chosen:.2g} is above that, at or past the bottom of the curve, where "
+                             "training is unstable. Choose about 10x below the minimum.")
+    return chosen

@@ -236,7 +236,7 @@ def plot_predictions(images, y_true, y_pred, *, class_names=None, ncols=5, axes=
     return axes[:n]
 
 
-def plot_lr_finder(rates, losses, *, suggestion=None, ax=None, title=None):
+def plot_lr_finder(rates, losses, *, suggestion=None, steep=None, ax=None, title=None):
     """Plot the loss against the learning rate of a sweep, on a log axis.
 
     Parameters
@@ -245,6 +245,8 @@ def plot_lr_finder(rates, losses, *, suggestion=None, ax=None, title=None):
         From :func:`helpers.training.find_learning_rate`.
     suggestion : float, optional
         A rate to mark, e.g. from :func:`helpers.training.suggest_learning_rate`.
+    steep : (float, float), optional
+        A range of rates to shade, e.g. from :func:`helpers.training.steep_range`.
     ax : matplotlib.axes.Axes, optional
 
     Returns
@@ -255,7 +257,12 @@ def plot_lr_finder(rates, losses, *, suggestion=None, ax=None, title=None):
     if rates.shape != losses.shape or rates.ndim != 1 or len(rates) < 2:
         raise ValueError(f"rates and losses must be 1-D arrays of equal length; got {rates.shape} and {losses.shape}.")
     ax = ax or plt.gca()
-    ax.plot(rates, losses, "-", label="loss")
+    ax.plot(rates, losses, "-", color="tab:blue", alpha=0.35, label="loss per batch")
+    finite_at = np.isfinite(losses)
+    if finite_at.sum() >= 2:
+        from helpers.training import smooth
+
+        ax.plot(rates[finite_at], smooth(losses[finite_at]), "-", color="tab:blue", label="smoothed")
     ax.set_xscale("log")
     ax.set_xlabel("learning rate (log scale)")
     ax.set_ylabel("training loss")
@@ -263,6 +270,8 @@ def plot_lr_finder(rates, losses, *, suggestion=None, ax=None, title=None):
     if finite.size:
         top = min(finite.max(), 3 * finite[: max(1, len(finite) // 10)].mean())
         ax.set_ylim(finite.min() - 0.05 * abs(finite.min()), top * 1.05 if top > 0 else None)
+    if steep is not None:
+        ax.axvspan(*steep, color="tab:green", alpha=0.15, label=f"steep fall {steep[0]:.2g} to {steep[1]:.2g}")
     if suggestion is not None:
         ax.axvline(suggestion, color="tab:red", linestyle="--", label=f"suggested {suggestion:.2g}")
     ax.legend(fontsize="small")

@@ -171,3 +171,45 @@ def suggest_learning_rate(rates, losses, *, factor=10.0, beta=0.9):
     rates, smoothed = rates[finite], smooth(losses[finite], beta)
     best = int(np.argmin(smoothed))
     return float(max(rates[best] / factor, rates[0]))
+
+
+def steep_range(rates, losses, *, low=0.1, high=0.9, beta=0.9):
+    """The rates over which a sweep's smoothed loss falls steeply: a good learning rate lies inside.
+
+    The loss falls from its level before the sweep starts to work (the highest smoothed
+    loss before the minimum) to its minimum. The steep part starts where the loss has
+    made ``low`` of that fall and ends where it has made ``high`` of it. Below the range
+    the rate is too low to move the loss; above it the loss is about to bottom out and
+    then blow up.
+
+    Parameters
+    ----------
+    rates, losses : ndarray of shape (n,)
+        From :func:`find_learning_rate`.
+    low, high : float, default 0.1 and 0.9
+        Fractions of the fall, with ``0 <= low < high <= 1``.
+    beta : float, default 0.9
+        Smoothing, as in :func:`smooth`.
+
+    Returns
+    -------
+    (float, float)
+        The first rate where the smoothed loss has made ``low`` of its fall, and the first
+        where it has made ``high`` of it.
+    """
+    rates, losses = np.asarray(rates, dtype=float), np.asarray(losses, dtype=float)
+    if not 0 <= low < high <= 1:
+        raise ValueError(f"Need 0 <= low < high <= 1, got low={low!r}, high={high!r}.")
+    if rates.shape != losses.shape or len(rates) < 5:
+        raise ValueError("Need at least 5 (rate, loss) pairs of equal length; run a longer sweep.")
+    finite = np.isfinite(losses)
+    if finite.sum() < 5:
+        raise ValueError("The sweep produced fewer than 5 finite losses; start it from a lower rate.")
+    rates, smoothed = rates[finite], smooth(losses[finite], beta)
+    best = int(np.argmin(smoothed))
+    peak = int(np.argmax(smoothed[: best + 1]))
+    fall = smoothed[peak] - smoothed[best]
+    if fall <= 0:
+        raise ValueError("The loss never fell during the sweep: sweep up to a higher end rate.")
+    made = (smoothed[peak] - smoothed[peak: best + 1]) / fall
+    return float(rates[peak + np.argmax(made >= low)]), float(rates[peak + np.argmax(made >= high)])

@@ -77,3 +77,16 @@ def test_fashion_mnist_without_cache_or_network_explains_the_fix(monkeypatch):
     monkeypatch.setattr(keras.datasets.fashion_mnist, "load_data", offline)
     with pytest.raises(RuntimeError, match="Connect to the internet"):
         data.fashion_mnist()
+
+
+def test_blobs_are_two_clusters_a_line_separates():
+    X, y = data.blobs(400, test_size=None, seed=0)
+    assert X.shape == (400, 2) and X.dtype == np.float32 and np.bincount(y).tolist() == [200, 200]
+    assert np.mean((X.sum(axis=1) > 0) == y) > 0.99  # the diagonal line x1 + x2 = 0 splits them
+    X_train, X_test, y_train, y_test = data.blobs(200, test_size=0.25, seed=1)
+    assert (len(X_train), len(X_test)) == (150, 50)
+
+
+def test_blobs_reject_a_non_positive_spread():
+    with pytest.raises(ValueError, match="positive"):
+        data.blobs(100, cluster_std=0)

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from helpers.grading import accuracy, check_accuracy, check_architecture, check_is_model, loss_name
+from helpers.grading import (accuracy, check_accuracy, check_architecture, check_is_model,
+                             check_learning_rate_choice, check_sweep, loss_name)
 from tests.conftest import keras, tiny_neuron
 
 
@@ -71,3 +72,31 @@ def test_check_accuracy_turns_bad_labels_into_a_clear_failure():
     model = tiny_neuron()
     with pytest.raises(AssertionError, match="one-hot"):
         check_accuracy(model, np.zeros((2, 2)), np.eye(2), 0.9)
+
+
+SWEEP_RATES = np.logspace(-5, 1, 121)
+SWEEP_LOSSES = np.where(np.log10(SWEEP_RATES) < -1, 0.1 + 2.2 / (1 + np.exp(3 * (np.log10(SWEEP_RATES) + 2.5))),
+                        0.1 + (np.log10(SWEEP_RATES) + 1) ** 2)
+
+
+@pytest.mark.parametrize("rates, losses, message", [
+    (np.logspace(-5, 1, 20), np.ones(20), "at least 50"),
+    (np.logspace(-3, -1, 60), np.ones(60), "decades"),
+    (np.logspace(1, -5, 60), np.ones(60), "grow at every step"),
+    (np.logspace(-5, 1, 60), np.ones(61), "same length"),
+    ("a sweep", "some losses", "arrays of numbers"),
+])
+def test_check_sweep_says_what_is_wrong(rates, losses, message):
+    with pytest.raises(AssertionError, match=message):
+        check_sweep(rates, losses)
+
+
+def test_check_learning_rate_choice_accepts_the_steep_part_only():
+    # smoothed (which lags the raw curve), this curve falls steeply from about 1e-3 to 5e-2, bottoms out at 0.1
+    assert check_learning_rate_choice(SWEEP_RATES, SWEEP_LOSSES, 3e-3) == 3e-3
+    with pytest.raises(AssertionError, match="below that"):
+        check_learning_rate_choice(SWEEP_RATES, SWEEP_LOSSES, 1e-5)
+    with pytest.raises(AssertionError, match="past the bottom"):
+        check_learning_rate_choice(SWEEP_RATES, SWEEP_LOSSES, 0.3)
+    with pytest.raises(AssertionError, match="must be a number"):
+        check_learning_rate_choice(SWEEP_RATES, SWEEP_LOSSES, "1e-3")

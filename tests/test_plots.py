@@ -109,6 +109,14 @@ def test_plot_lr_finder_uses_a_log_axis_and_marks_the_suggestion(ax):
     assert any("suggested" in line.get_label() for line in ax.get_lines())
 
 
+def test_plot_lr_finder_draws_the_smoothed_curve_and_shades_the_steep_range(ax):
+    rates = np.logspace(-5, 0, 50)
+    losses = np.linspace(1, 0.2, 50)
+    plot_lr_finder(rates, losses, steep=(1e-4, 1e-2), ax=ax)
+    assert [line.get_label() for line in ax.get_lines()] == ["loss per batch", "smoothed"]
+    assert any("steep fall" in patch.get_label() for patch in ax.patches)
+
+
 def test_plot_lr_finder_rejects_unequal_lengths(ax):
     with pytest.raises(ValueError, match="equal length"):
         plot_lr_finder([1, 2, 3], [1, 2], ax=ax)

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from helpers.data import single_neuron_task
-from helpers.training import (current_learning_rate, exponential_rates, find_learning_rate, smooth,
+from helpers.training import (current_learning_rate, exponential_rates, find_learning_rate, smooth, steep_range,
                               suggest_learning_rate)
 from tests.conftest import keras, tiny_neuron
 
@@ -69,3 +69,31 @@ def test_suggest_learning_rate_ignores_nan_losses_and_needs_enough_points():
 
 def test_smooth_keeps_a_constant_series_constant():
     np.testing.assert_allclose(smooth([2.0] * 10), 2.0)
+
+
+def _bowl(rates):
+    """A sweep-shaped curve: flat at 2.3 for small rates, falling to 0.1 at a rate of 0.1, then rising."""
+    x = np.log10(rates)
+    return np.where(x < -1, 0.1 + 2.2 / (1 + np.exp(3 * (x + 2.5))), 0.1 + (x + 1) ** 2)
+
+
+def test_steep_range_brackets_the_fall_and_stops_before_the_minimum():
+    rates = np.logspace(-5, 1, 121)
+    low, high = steep_range(rates, _bowl(rates), beta=0.0)
+    assert 1e-4 < low < 10 ** -2.5 < high < 1e-1
+    suggestion = suggest_learning_rate(rates, _bowl(rates), beta=0.0)
+    assert low <= suggestion <= high  # the 10x rule lands on the steep part
+
+
+def test_steep_range_ignores_a_bump_before_the_fall():
+    rates = np.logspace(-5, 1, 121)
+    losses = _bowl(rates)
+    losses[:10] -= 0.3  # the loss starts low, rises, then falls: the fall is measured from the bump
+    low, _ = steep_range(rates, losses, beta=0.0)
+    assert low > rates[10]
+
+
+def test_steep_range_explains_a_loss_that_never_falls():
+    rates = np.logspace(-5, -3, 20)
+    with pytest.raises(ValueError, match="never fell"):
+        steep_range(rates, np.linspace(1, 2, 20))
