@@ -148,6 +148,8 @@ def check_sweep(rates, losses, *, min_steps=50, min_decades=3):
         Saying what is missing and how to run the sweep.
     """
     how = "Run rates, losses = find_learning_rate(model, X, y) on a compiled model."
+    if rates is None or losses is None:
+        raise AssertionError(f"There is no sweep to check: rates or losses is missing. {how}")
     try:
         rates, losses = np.asarray(rates, dtype=float), np.asarray(losses, dtype=float)
     except (TypeError, ValueError):
@@ -194,3 +196,44 @@ def check_learning_rate_choice(rates, losses, chosen):
         raise AssertionError(f"{where}; {chosen:.2g} is above that, at or past the bottom of the curve, where "
                              "training is unstable. Choose about 10x below the minimum.")
     return chosen
+
+
+def usable_rate(chosen, rates, losses, *, fallback):
+    """The learner's chosen rate if :func:`check_learning_rate_choice` accepts it, else ``fallback``.
+
+    A task that trains with the rate chosen in an earlier task uses this, so that a wrong
+    choice costs the points of the choice once, not again in every later task.
+
+    Returns
+    -------
+    rate : float
+    note : str or None
+        Why ``fallback`` was used; ``None`` when the learner's rate was.
+    """
+    try:
+        return check_learning_rate_choice(rates, losses, chosen), None
+    except AssertionError as problem:
+        return float(fallback), (f"Your chosen rate could not be used ({problem}) This test trains with {fallback:g} "
+                                 "instead, so that the choice is graded once, in its own task.")
+
+
+def check_trained_with(model, *, learning_rate, steps):
+    """Check that ``model`` was compiled with ``learning_rate`` and trained for exactly ``steps`` steps.
+
+    Raises
+    ------
+    AssertionError
+        Saying which setting differs and how to set it.
+    """
+    check_is_model(model, "The model")
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None:
+        raise AssertionError("The model is not compiled: call model.compile(optimizer=..., loss=...) and then fit.")
+    used = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
+    if not np.isclose(used, learning_rate, rtol=1e-4):
+        raise AssertionError(f"The model's optimizer has learning rate {used:.3g}, not the {learning_rate:.3g} it was "
+                             "given: compile with keras.optimizers.Adam(learning_rate=learning_rate).")
+    taken = int(keras.ops.convert_to_numpy(optimizer.iterations))
+    if taken != steps:
+        raise AssertionError(f"The model took {taken} training steps; the task allows exactly {steps}. Train once, "
+                             "with the number of epochs and the batch size that the task gives.")

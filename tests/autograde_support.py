@@ -29,3 +29,10 @@ def grade_class(scratch, assignment, notebook, plan, extra=None):
 def expected_scores(assignment, notebook, lost):
     """Full points on every graded cell except those in ``lost``, which score zero."""
     return {test: (0.0 if test in lost else points) for test, points in course.max_scores(assignment, notebook).items()}
+
+
+def check_tasks_cover_every_graded_cell(assignment, notebook, tasks, total):
+    """Every graded cell belongs to exactly one task of ``tasks``, and the points add up to ``total``."""
+    points = course.max_scores(assignment, notebook)
+    assert sorted(points) == sorted(test for tests in tasks.values() for test in tests)
+    assert sum(points.values()) == total

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from helpers.grading import (accuracy, check_accuracy, check_architecture, check_is_model,
-                             check_learning_rate_choice, check_sweep, loss_name)
+                             check_learning_rate_choice, check_sweep, check_trained_with, loss_name,
+                             usable_rate)
 from tests.conftest import keras, tiny_neuron
 
 
@@ -100,3 +101,26 @@ def test_check_learning_rate_choice_accepts_the_steep_part_only():
         check_learning_rate_choice(SWEEP_RATES, SWEEP_LOSSES, 0.3)
     with pytest.raises(AssertionError, match="must be a number"):
         check_learning_rate_choice(SWEEP_RATES, SWEEP_LOSSES, "1e-3")
+
+
+def test_usable_rate_keeps_a_good_choice_and_falls_back_from_a_bad_or_missing_one():
+    assert usable_rate(3e-3, SWEEP_RATES, SWEEP_LOSSES, fallback=0.01) == (3e-3, None)
+    rate, note = usable_rate(0.3, SWEEP_RATES, SWEEP_LOSSES, fallback=0.01)
+    assert rate == 0.01 and "past the bottom" in note and "graded once" in note
+    rate, note = usable_rate(None, None, None, fallback=0.01)
+    assert rate == 0.01 and "no sweep" in note
+
+
+def test_check_trained_with_reads_the_rate_and_the_steps():
+    X = np.random.default_rng(0).uniform(size=(64, 2)).astype("float32")
+    y = (X[:, 1] > 0.5).astype(int)
+    model = tiny_neuron(learning_rate=0.05)
+    model.fit(X, y, epochs=2, batch_size=32, verbose=0)  # 2 epochs of 2 steps
+    check_trained_with(model, learning_rate=0.05, steps=4)
+    with pytest.raises(AssertionError, match="learning rate 0.05, not the 0.001"):
+        check_trained_with(model, learning_rate=0.001, steps=4)
+    with pytest.raises(AssertionError, match="took 4 training steps; the task allows exactly 6"):
+        check_trained_with(model, learning_rate=0.05, steps=6)
+    with pytest.raises(AssertionError, match="not compiled"):
+        check_trained_with(keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(1)]),
+                           learning_rate=0.05, steps=0)

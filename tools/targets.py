@@ -64,6 +64,17 @@ def _ch02_hidden_accuracy(loader, fit_name, noise):
     return measure
 
 
+def _ch03_hidden_accuracy(rate_of):
+    def measure(ns, seed):
+        from helpers.grading import accuracy
+
+        X_fit, X_unseen, y_fit, y_unseen = ns["digits"](test_size=0.25, seed=seed)
+        ns["keras"].utils.set_random_seed(seed)
+        model = ns["train_given_model"](X_fit / 16.0, y_fit, rate_of(ns))
+        return accuracy(model, X_unseen / 16.0, y_unseen)
+    return measure
+
+
 # assignment -> (notebook, [(target name, target, function(namespace, seed) -> accuracy)])
 TARGETS = {
     "ch01_single_neuron": ("ch01_single_neuron.ipynb", [
@@ -72,6 +83,11 @@ TARGETS = {
     "ch02_nonlinearity": ("ch02_nonlinearity.ipynb", [
         ("circles, accuracy on fresh data", 0.97, _ch02_hidden_accuracy("circles", "fit_circles", 0.03)),
         ("moons, accuracy on fresh data", 0.93, _ch02_hidden_accuracy("moons", "fit_moons", 0.2)),
+    ]),
+    "ch03_learning_rate": ("ch03_learning_rate.ipynb", [
+        ("digits in 5 epochs at the chosen rate, accuracy on a fresh split", 0.90,
+         _ch03_hidden_accuracy(lambda ns: ns["chosen_rate"])),
+        ("digits in 5 epochs at the fallback rate 0.03", 0.90, _ch03_hidden_accuracy(lambda ns: 0.03)),
     ]),
 }
 
