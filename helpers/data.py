@@ -5,7 +5,7 @@ Every function is seeded and returns NumPy arrays: features ``X`` of shape
 """
 
 import numpy as np
-from sklearn.datasets import load_digits, make_blobs, make_circles, make_moons
+from sklearn.datasets import load_breast_cancer, load_digits, load_wine, make_blobs, make_circles, make_moons
 from sklearn.model_selection import train_test_split
 
 FASHION_MNIST_CLASSES = (
@@ -128,6 +128,37 @@ def digits(*, test_size=0.25, seed=0):
         With ``test_size=None``: ``X, y``.
     """
     bunch = load_digits()
+    return _split(bunch.data.astype("float32"), bunch.target.astype("int64"), test_size, seed)
+
+
+def breast_cancer(*, test_size=0.25, seed=0):
+    """Breast-cancer diagnosis from 30 measurements of cell nuclei (scikit-learn's ``load_breast_cancer``).
+
+    The features are on very different scales: areas run into the thousands, smoothness
+    stays below 0.2. They are returned unscaled. Label 1 is benign, 0 malignant.
+
+    Returns
+    -------
+    X_train, X_test, y_train, y_test : ndarray
+        ``X`` of shape (n, 30), float32; ``y`` of shape (n,), int64 in {0, 1}.
+        With ``test_size=None``: ``X, y``.
+    """
+    bunch = load_breast_cancer()
+    return _split(bunch.data.astype("float32"), bunch.target.astype("int64"), test_size, seed)
+
+
+def wine(*, test_size=0.25, seed=0):
+    """Three wine cultivars from 13 chemical measurements (scikit-learn's ``load_wine``), unscaled.
+
+    Proline runs to about 1,700 while hue stays below 2.
+
+    Returns
+    -------
+    X_train, X_test, y_train, y_test : ndarray
+        ``X`` of shape (n, 13), float32; ``y`` of shape (n,), int64 in 0..2.
+        With ``test_size=None``: ``X, y``.
+    """
+    bunch = load_wine()
     return _split(bunch.data.astype("float32"), bunch.target.astype("int64"), test_size, seed)
 
 

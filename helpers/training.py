@@ -48,38 +48,6 @@ def current_learning_rate(optimizer, logs=None):
     return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
 
 
-class LearningRateSweep(keras.callbacks.Callback):
-    """Set the rate before each batch, record the rate used and the loss after it.
-
-    Training stops early once the loss is NaN or more than ``stop_factor`` times the best
-    loss seen: past that point the curve carries no more information.
-    """
-
-    def __init__(self, rates, stop_factor=4.0):
-        super().__init__()
-        self.schedule = np.asarray(rates, dtype=float)
-        self.stop_factor = stop_factor
-        self.rates, self.losses = [], []
-        self._step = 0
-
-    def on_train_batch_begin(self, batch, logs=None):
-        if self._step >= len(self.schedule):
-            self.model.stop_training = True
-            return
-        self.model.optimizer.learning_rate = self.schedule[self._step]
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self._step >= len(self.schedule):
-            return
-        loss = float((logs or {}).get("loss", np.nan))
-        self.rates.append(current_learning_rate(self.model.optimizer, logs))
-        self.losses.append(loss)
-        self._step += 1
-        best = np.nanmin(self.losses)
-        if not np.isfinite(loss) or loss > self.stop_factor * best or self._step >= len(self.schedule):
-            self.model.stop_training = True
-
-
 def _fresh_copy(model):
     if not isinstance(model, keras.Model):
         raise ValueError(f"find_learning_rate needs a Keras model, got {type(model).__name__}.")
@@ -92,8 +60,23 @@ def _fresh_copy(model):
     return copy
 
 
-def find_learning_rate(model, X, y, *, start=1e-5, end=10.0, steps=200, batch_size=32, stop_factor=4.0):
+def _batches(n_samples, batch_size, rng):
+    """Endless index batches: a fresh shuffle each pass over the data, the last batch of a pass possibly short."""
+    while True:
+        order = rng.permutation(n_samples)
+        for first in range(0, n_samples, batch_size):
+            yield order[first: first + batch_size]
+
+
+def find_learning_rate(model, X, y, *, start=1e-5, end=10.0, steps=200, batch_size=32, stop_factor=4.0, seed=0):
     """Sweep the learning rate exponentially on a copy of ``model``.
+
+    Each step sets the next rate of :func:`exponential_rates`, trains on one batch with
+    ``train_on_batch`` and records that batch's own loss. (The ``loss`` that ``fit`` hands to
+    callbacks is a running mean over the epoch so far, which would blur the curve and jump
+    at every epoch boundary.) The sweep stops early once the loss is NaN or more than
+    ``stop_factor`` times the best loss so far (both smoothed as by :func:`smooth`): past that
+    point the curve says nothing new.
 
     Parameters
     ----------
@@ -103,27 +86,39 @@ def find_learning_rate(model, X, y, *, start=1e-5, end=10.0, steps=200, batch_si
     y : ndarray of shape (n_samples, ...)
     start, end : float, default 1e-5 and 10
     steps : int, default 200
-        Batches to train; the data are cycled through as often as needed.
+        Batches to train; the data are cycled through, reshuffled, as often as needed.
     batch_size : int, default 32
     stop_factor : float, default 4
-        Stop once the loss exceeds this multiple of the best loss so far.
+    seed : int, default 0
+        Seeds the order of the batches.
 
     Returns
     -------
     rates : ndarray of shape (n_done,)
-        The learning rate each step actually used.
+        The learning rate each step actually used, read back from the optimizer.
     losses : ndarray of shape (n_done,)
         The training loss of that step's batch.
     """
     schedule = exponential_rates(start, end, steps)
+    X, y = np.asarray(X), np.asarray(y)
     if len(X) != len(y):
         raise ValueError(f"X has {len(X)} samples but y has {len(y)}.")
     copy = _fresh_copy(model)
-    sweep = LearningRateSweep(schedule, stop_factor=stop_factor)
-    steps_per_epoch = max(1, int(np.ceil(len(X) / batch_size)))
-    epochs = int(np.ceil(steps / steps_per_epoch))
-    copy.fit(X, y, batch_size=batch_size, epochs=epochs, callbacks=[sweep], verbose=0, shuffle=True)
-    return np.asarray(sweep.rates), np.asarray(sweep.losses)
+    batches = _batches(len(X), batch_size, np.random.default_rng(seed))
+    rates, losses, best = [], [], np.inf
+    for rate in schedule:
+        copy.optimizer.learning_rate = rate
+        index = next(batches)
+        loss = float(copy.train_on_batch(X[index], y[index], return_dict=True)["loss"])
+        rates.append(current_learning_rate(copy.optimizer))
+        losses.append(loss)
+        if not np.isfinite(loss):
+            break
+        smoothed = smooth(losses)[-1]  # judge the blow-up on the smoothed curve, not on one noisy batch
+        best = min(best, smoothed)
+        if smoothed > stop_factor * best:
+            break
+    return np.asarray(rates), np.asarray(losses)
 
 
 def smooth(values, beta=0.9):
@@ -176,9 +171,9 @@ def suggest_learning_rate(rates, losses, *, factor=10.0, beta=0.9):
 def steep_range(rates, losses, *, low=0.1, high=0.9, beta=0.9):
     """The rates over which a sweep's smoothed loss falls steeply: a good learning rate lies inside.
 
-    The loss falls from its level before the sweep starts to work (the highest smoothed
-    loss before the minimum) to its minimum. The steep part starts where the loss has
-    made ``low`` of that fall and ends where it has made ``high`` of it. Below the range
+    The loss falls from its level at the start of the sweep (the median of the first ten
+    losses) to the minimum of the smoothed curve. The steep part starts where the smoothed
+    loss has made ``low`` of that fall for good, and ends where it has made ``high`` of it. Below the range
     the rate is too low to move the loss; above it the loss is about to bottom out and
     then blow up.
 
@@ -194,8 +189,8 @@ def steep_range(rates, losses, *, low=0.1, high=0.9, beta=0.9):
     Returns
     -------
     (float, float)
-        The first rate where the smoothed loss has made ``low`` of its fall, and the first
-        where it has made ``high`` of it.
+        The rate from which on the smoothed loss has made at least ``low`` of its fall, and
+        the first rate where it has made ``high`` of it.
     """
     rates, losses = np.asarray(rates, dtype=float), np.asarray(losses, dtype=float)
     if not 0 <= low < high <= 1:
@@ -207,9 +202,14 @@ def steep_range(rates, losses, *, low=0.1, high=0.9, beta=0.9):
         raise ValueError("The sweep produced fewer than 5 finite losses; start it from a lower rate.")
     rates, smoothed = rates[finite], smooth(losses[finite], beta)
     best = int(np.argmin(smoothed))
-    peak = int(np.argmax(smoothed[: best + 1]))
-    fall = smoothed[peak] - smoothed[best]
-    if fall <= 0:
+    start_level = float(np.median(losses[finite][:10]))
+    fall = start_level - smoothed[best]
+    if best == 0 or fall <= 0:
         raise ValueError("The loss never fell during the sweep: sweep up to a higher end rate.")
-    made = (smoothed[peak] - smoothed[peak: best + 1]) / fall
-    return float(rates[peak + np.argmax(made >= low)]), float(rates[peak + np.argmax(made >= high)])
+    made = (start_level - smoothed[: best + 1]) / fall
+    # The steep part starts after the last point still short of `low`: noise on the flat part
+    # can dip below the line for a moment, a real fall stays below it.
+    short = np.flatnonzero(made < low)
+    first = int(short[-1]) + 1 if short.size else 0
+    last = first + int(np.argmax(made[first:] >= high))
+    return float(rates[first]), float(rates[last])

@@ -90,3 +90,13 @@ def test_blobs_are_two_clusters_a_line_separates():
 def test_blobs_reject_a_non_positive_spread():
     with pytest.raises(ValueError, match="positive"):
         data.blobs(100, cluster_std=0)
+
+
+@pytest.mark.parametrize("loader, n_features, n_classes", [(data.breast_cancer, 30, 2), (data.wine, 13, 3)])
+def test_tabular_sets_come_unscaled_with_stratified_splits(loader, n_features, n_classes):
+    X_train, X_test, y_train, y_test = loader(test_size=0.25, seed=0)
+    assert X_train.shape[1] == X_test.shape[1] == n_features and X_train.dtype == np.float32
+    assert set(np.unique(y_test)) == set(range(n_classes))
+    assert X_train.max() > 100 * np.median(X_train.std(axis=0))  # very different scales: the point of chapter 4
+    X, y = loader(test_size=None)
+    assert len(X) == len(X_train) + len(X_test) == len(y)

@@ -97,3 +97,20 @@ def test_steep_range_explains_a_loss_that_never_falls():
     rates = np.logspace(-5, -3, 20)
     with pytest.raises(ValueError, match="never fell"):
         steep_range(rates, np.linspace(1, 2, 20))
+
+
+def test_find_learning_rate_records_each_batch_own_loss_not_a_running_mean():
+    # With rates this small the weights stay put, so each recorded loss must equal the
+    # untrained model's loss on that very batch; a running mean over the epoch would not.
+    from helpers.training import _batches
+
+    X, y = single_neuron_task(64, test_size=None, seed=0)
+    model = tiny_neuron()
+    rates, losses = find_learning_rate(model, X, y, start=1e-12, end=1e-11, steps=12, batch_size=16, seed=3)
+    loss = keras.losses.BinaryCrossentropy()
+    batches = _batches(len(X), 16, np.random.default_rng(3))
+    expected = []
+    for _ in range(12):
+        index = next(batches)
+        expected.append(float(loss(y[index], model.predict(X[index], verbose=0))))
+    np.testing.assert_allclose(losses, expected, rtol=1e-4)
