@@ -237,3 +237,71 @@ def check_trained_with(model, *, learning_rate, steps):
     if taken != steps:
         raise AssertionError(f"The model took {taken} training steps; the task allows exactly {steps}. Train once, "
                              "with the number of epochs and the batch size that the task gives.")
+
+
+def check_normalizes_inputs(model, X_train):
+    """Check that ``model`` scales its own inputs with a ``Normalization`` layer adapted on ``X_train``.
+
+    Raises
+    ------
+    AssertionError
+        If there is no such layer, or its statistics are not those of ``X_train``.
+    """
+    check_is_model(model, "The model")
+    layers = [layer for layer in model.layers if isinstance(layer, keras.layers.Normalization)]
+    if not layers:
+        raise AssertionError("The model has no keras.layers.Normalization layer: put one right after keras.Input, "
+                             "and adapt() it on the training data.")
+    layer = layers[0]
+    X_train = np.asarray(X_train, dtype=float)
+    mean = np.asarray(keras.ops.convert_to_numpy(layer.mean), dtype=float).ravel()
+    variance = np.asarray(keras.ops.convert_to_numpy(layer.variance), dtype=float).ravel()
+    if mean.shape != (X_train.shape[1],):
+        raise AssertionError(f"The Normalization layer holds {mean.size} means for {X_train.shape[1]} features: "
+                             "adapt it on the training data, shape (n_samples, n_features).")
+    if not (np.allclose(mean, X_train.mean(axis=0), rtol=1e-3, atol=1e-3 * X_train.std(axis=0).max())
+            and np.allclose(variance, X_train.var(axis=0), rtol=1e-2)):
+        raise AssertionError("The Normalization layer's mean and variance are not those of the training data: call "
+                             "normalizer.adapt(X) on the training inputs before training.")
+
+
+def check_comparable_scales(X_scaled, *, max_ratio=10.0):
+    """Check that scaled features have comparable spreads: no standard deviation ``max_ratio`` times another.
+
+    Constant features are left out. Standardised, min-max-scaled and robust-scaled data all pass;
+    raw features whose scales differ by orders of magnitude do not.
+
+    Raises
+    ------
+    AssertionError
+        Giving the smallest and largest standard deviation, and what to do.
+    """
+    X_scaled = np.asarray(X_scaled, dtype=float)
+    if X_scaled.ndim != 2:
+        raise AssertionError(f"Expected scaled features of shape (n_samples, n_features), got shape {X_scaled.shape}.")
+    spreads = X_scaled.std(axis=0)
+    spreads = spreads[spreads > 0]
+    if spreads.size and spreads.max() > max_ratio * spreads.min():
+        raise AssertionError(
+            f"After your scaler the features' standard deviations still run from {spreads.min():.3g} to "
+            f"{spreads.max():.3g}, {spreads.max() / spreads.min():.0f} times apart: the inputs are not scaled. "
+            "Fit a StandardScaler on the training data and transform with it."
+        )
+
+
+def check_probability_outputs(model, X, n_classes):
+    """Check that ``model.predict(X)`` gives ``n_classes`` probabilities per sample that add up to 1.
+
+    Raises
+    ------
+    AssertionError
+        For a wrong number of outputs, or outputs that are not probabilities (a missing softmax).
+    """
+    check_is_model(model, "The model")
+    outputs = np.asarray(model.predict(X, verbose=0), dtype=float)
+    if outputs.shape != (len(X), n_classes):
+        raise AssertionError(f"The model gives outputs of shape {outputs.shape} for {len(X)} samples; expected "
+                             f"({len(X)}, {n_classes}): end it with Dense({n_classes}, activation='softmax').")
+    if not (np.all(outputs >= -1e-6) and np.allclose(outputs.sum(axis=1), 1.0, atol=1e-3)):
+        raise AssertionError("The model's outputs are not probabilities (each row must be >= 0 and add up to 1): "
+                             f"end it with Dense({n_classes}, activation='softmax').")

@@ -2,7 +2,9 @@ import numpy as np
 import pytest
 
 from helpers.grading import (accuracy, check_accuracy, check_architecture, check_is_model,
-                             check_learning_rate_choice, check_sweep, check_trained_with, loss_name,
+                             check_comparable_scales, check_learning_rate_choice, check_normalizes_inputs,
+                             check_probability_outputs, check_sweep,
+                             check_trained_with, loss_name,
                              usable_rate)
 from tests.conftest import keras, tiny_neuron
 
@@ -124,3 +126,46 @@ def test_check_trained_with_reads_the_rate_and_the_steps():
     with pytest.raises(AssertionError, match="not compiled"):
         check_trained_with(keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(1)]),
                            learning_rate=0.05, steps=0)
+
+
+def _normalized_model(X=None):
+    normalizer = keras.layers.Normalization()
+    if X is not None:
+        normalizer.adapt(X)
+    return keras.Sequential([keras.Input(shape=(3,)), normalizer, keras.layers.Dense(1, activation="sigmoid")])
+
+
+def test_check_normalizes_inputs_wants_an_adapted_layer_with_the_training_statistics():
+    rng = np.random.default_rng(0)
+    X = rng.normal([0, 100, 5000], [1, 10, 1000], size=(200, 3)).astype("float32")
+    check_normalizes_inputs(_normalized_model(X), X)
+    with pytest.raises(AssertionError, match="adapt"):
+        check_normalizes_inputs(_normalized_model(), X)  # adapt() forgotten: mean 0, variance 1
+    with pytest.raises(AssertionError, match="not those of the training data"):
+        check_normalizes_inputs(_normalized_model(X[:20] * 2), X)  # adapted on other data
+    with pytest.raises(AssertionError, match="no keras.layers.Normalization"):
+        check_normalizes_inputs(tiny_neuron(), X)
+
+
+def test_check_comparable_scales_passes_scaled_features_and_names_the_spread_of_raw_ones():
+    rng = np.random.default_rng(0)
+    raw = rng.normal([0, 100, 5000], [0.1, 10, 1000], size=(300, 3))
+    standardised = (raw - raw.mean(axis=0)) / raw.std(axis=0)
+    min_max = (raw - raw.min(axis=0)) / (raw.max(axis=0) - raw.min(axis=0))
+    check_comparable_scales(standardised)
+    check_comparable_scales(min_max)
+    check_comparable_scales(np.column_stack([standardised, np.ones(300)]))  # a constant feature is ignored
+    with pytest.raises(AssertionError, match="not scaled"):
+        check_comparable_scales(raw)
+
+
+def test_check_probability_outputs_wants_a_softmax():
+    X = np.ones((5, 2), dtype="float32")
+    probabilities = keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(3, activation="softmax")])
+    check_probability_outputs(probabilities, X, n_classes=3)
+    with pytest.raises(AssertionError, match="expected"):
+        check_probability_outputs(probabilities, X, n_classes=4)
+    logits = keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(3)])
+    logits.set_weights([np.full((2, 3), 2.0), np.array([1.0, -1.0, 5.0])])
+    with pytest.raises(AssertionError, match="not probabilities"):
+        check_probability_outputs(logits, X, n_classes=3)
