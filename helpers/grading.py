@@ -120,7 +120,8 @@ def check_accuracy(model, X, y, target, *, data="data it never saw"):
     Raises
     ------
     AssertionError
-        "accuracy 0.50 < 0.90 on 500 samples of data it never saw", and what to try.
+        "accuracy 0.50 < 0.90 on 500 samples of data it never saw", followed by what
+        :func:`helpers.diagnose.diagnose` finds wrong with the model, or else what to try.
     """
     check_is_model(model, "The model")
     try:
@@ -128,11 +129,20 @@ def check_accuracy(model, X, y, target, *, data="data it never saw"):
     except ValueError as error:
         raise AssertionError(f"Could not score the model: {error}") from None
     if not score >= target:
-        raise AssertionError(
-            f"accuracy {score:.3f} < {target:.2f} on {len(y)} samples of {data}. "
-            "Look at the loss curve: if it is still falling, train for more epochs or raise the learning rate."
-        )
+        advice = _diagnosis_of(model, X, y) or (
+            "Look at the loss curve: if it is still falling, train for more epochs or raise the learning rate.")
+        raise AssertionError(f"accuracy {score:.3f} < {target:.2f} on {len(y)} samples of {data} · {advice}")
     return score
+
+
+def _diagnosis_of(model, X, y):
+    """helpers.diagnose's findings on one line, or "" when it finds nothing or cannot run."""
+    from helpers.diagnose import diagnose
+
+    try:
+        return diagnose(model, X, y).summary()
+    except Exception:  # noqa: BLE001 - feedback must never turn a failed test into a crash
+        return ""
 
 
 def check_sweep(rates, losses, *, min_steps=50, min_decades=3):

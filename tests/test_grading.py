@@ -6,6 +6,7 @@ from helpers.grading import (accuracy, check_accuracy, check_architecture, check
                              check_probability_outputs, check_sweep,
                              check_trained_with, loss_name,
                              usable_rate)
+from helpers.data import single_neuron_task
 from tests.conftest import keras, tiny_neuron
 
 
@@ -169,3 +170,16 @@ def test_check_probability_outputs_wants_a_softmax():
     logits.set_weights([np.full((2, 3), 2.0), np.array([1.0, -1.0, 5.0])])
     with pytest.raises(AssertionError, match="not probabilities"):
         check_probability_outputs(logits, X, n_classes=3)
+
+
+def test_a_failed_accuracy_check_carries_the_diagnosis():
+    # The issue's own example: binary cross-entropy on an output layer without a sigmoid.
+    X, y = single_neuron_task(200, test_size=None, seed=0)
+    model = keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(1)])
+    model.compile(optimizer="adam", loss="binary_crossentropy")
+    model.set_weights([np.zeros((2, 1)), np.array([-3.0])])  # says class 0 for every point
+    with pytest.raises(AssertionError) as failure:
+        check_accuracy(model, X, y, 0.95)
+    message = str(failure.value)
+    assert message.startswith("accuracy 0.")
+    assert "· Your output layer has no sigmoid but the loss is binary cross-entropy: add activation='sigmoid'" in message

@@ -75,6 +75,32 @@ def _ch03_hidden_accuracy(rate_of):
     return measure
 
 
+def _ch04_cancer_accuracy(ns, seed):
+    from helpers.grading import accuracy
+
+    X_fit, X_unseen, y_fit, y_unseen = ns["breast_cancer"](test_size=0.25, seed=seed)
+    ns["keras"].utils.set_random_seed(seed)
+    scaler, model = ns["fit_cancer"](X_fit, y_fit)
+    return accuracy(model, scaler.transform(X_unseen), y_unseen)
+
+
+def _ch04_wine_accuracy(ns, seed):
+    from helpers.grading import accuracy
+
+    X_fit, X_unseen, y_fit, y_unseen = ns["wine"](test_size=0.25, seed=seed)
+    ns["keras"].utils.set_random_seed(seed)
+    return accuracy(ns["fit_wine"](X_fit, y_fit), X_unseen, y_unseen)
+
+
+def _ch05_fashion_accuracy(ns, seed):
+    from helpers.grading import accuracy
+
+    ns["keras"].utils.set_random_seed(seed)
+    model = ns["fit_fashion"](ns["x_train"], ns["y_train"])
+    x_test, y_test = ns["x_test"], ns["y_test"]
+    return min(accuracy(model, x_test[:5000], y_test[:5000]), accuracy(model, x_test[5000:], y_test[5000:]))
+
+
 # assignment -> (notebook, [(target name, target, function(namespace, seed) -> accuracy)])
 TARGETS = {
     "ch01_single_neuron": ("ch01_single_neuron.ipynb", [
@@ -88,6 +114,13 @@ TARGETS = {
         ("digits in 5 epochs at the chosen rate, accuracy on a fresh split", 0.90,
          _ch03_hidden_accuracy(lambda ns: ns["chosen_rate"])),
         ("digits in 5 epochs at the fallback rate 0.03", 0.90, _ch03_hidden_accuracy(lambda ns: 0.03)),
+    ]),
+    "ch04_normalization": ("ch04_normalization.ipynb", [
+        ("breast cancer, scaled, accuracy on a fresh split", 0.94, _ch04_cancer_accuracy),
+        ("wine, Normalization layer on raw inputs, accuracy on a fresh split", 0.93, _ch04_wine_accuracy),
+    ]),
+    "ch05_multiclass": ("ch05_multiclass.ipynb", [
+        ("Fashion-MNIST, accuracy on the worse half of the test images", 0.88, _ch05_fashion_accuracy),
     ]),
 }
 
