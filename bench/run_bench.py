@@ -1,6 +1,6 @@
 """Print how long the course takes on this machine: chapters, autograding, and target margins.
 
-    make bench            (or: .venv/bin/python bench/run_bench.py [--skip-targets])
+    make bench            (or: .venv/bin/python bench/run_bench.py [--skip-targets] [--only fashion,diagnose,...])
 
 Figures are wall-clock seconds on whatever machine runs this; the course's budgets are stated
 for a 2-core CPU: each chapter executes in at most 2 minutes, each assignment autogrades in at
@@ -67,15 +67,44 @@ def time_fashion_reference():
           f"(aim: at least 0.885 in at most 15 s)", flush=True)
 
 
+def time_diagnose():
+    """How long helpers.diagnose takes on 1,000 points: a healthy model, and a linear one (its slowest path)."""
+    from helpers.data import circles
+    from helpers.diagnose import diagnose
+    from helpers.repro import import_keras_quietly
+
+    keras = import_keras_quietly()
+    X, y = circles(1000, noise=0.03, seed=0)
+    for name, activation in (("ReLU network", "relu"), ("linear stack", None)):
+        keras.utils.set_random_seed(0)
+        model = keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(16, activation=activation),
+                                  keras.layers.Dense(16, activation=activation), keras.layers.Dense(1, activation="sigmoid")])
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01), loss="binary_crossentropy")
+        history = model.fit(X, y, epochs=20, verbose=0)
+        diagnose(model, X, y, history)  # warm up predict
+        start = time.perf_counter()
+        found = diagnose(model, X, y, history)
+        print(f"diagnose  {name:28s} 1,000 points in {time.perf_counter() - start:6.2f} s "
+              f"({len(found)} finding(s): {', '.join(found.checks) or 'none'})", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-targets", action="store_true", help="skip the 20-seed target runs")
+    parser.add_argument("--only", default="fashion,diagnose,chapters,autograde,targets",
+                        help="comma-separated parts to run (default: all)")
     args = parser.parse_args()
+    parts = set(args.only.split(","))
     print(f"machine: {os.cpu_count()} CPUs, {platform.machine()}, Python {platform.python_version()}", flush=True)
-    time_fashion_reference()
-    time_chapters()
-    time_autograde()
-    if not args.skip_targets:
+    if "fashion" in parts:
+        time_fashion_reference()
+    if "diagnose" in parts:
+        time_diagnose()
+    if "chapters" in parts:
+        time_chapters()
+    if "autograde" in parts:
+        time_autograde()
+    if "targets" in parts and not args.skip_targets:
         for assignment in sorted(TARGETS):
             for run in run_targets(assignment):
                 print("target    " + run.summary(), flush=True)

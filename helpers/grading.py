@@ -5,6 +5,8 @@ and what to do, and returns quietly (or returns the measured value) when all is 
 Accuracy is computed here, from the model's ``predict``, not read from ``evaluate``.
 """
 
+from contextlib import contextmanager
+
 import numpy as np
 
 from helpers.predictions import check_labels, predict_labels
@@ -315,3 +317,38 @@ def check_probability_outputs(model, X, n_classes):
     if not (np.all(outputs >= -1e-6) and np.allclose(outputs.sum(axis=1), 1.0, atol=1e-3)):
         raise AssertionError("The model's outputs are not probabilities (each row must be >= 0 and add up to 1): "
                              f"end it with Dense({n_classes}, activation='softmax').")
+
+
+class TaskFeedback(AssertionError):
+    """A visible test's verdict, which a notebook shows as one short message, not a traceback.
+
+    IPython renders an exception through its ``_render_traceback_`` method when it has one;
+    the cell still ends in an error, so nbgrader still scores it zero.
+    """
+
+    def _render_traceback_(self):
+        return [str(self)]
+
+
+@contextmanager
+def feedback(task):
+    """Turn a visible test's failure into short feedback for the learner.
+
+    - an untouched task (``NotImplementedError``): "has not been attempted yet", and what to do;
+    - a name that is not defined yet: which cell to run;
+    - a failed check (``AssertionError``): its message, which says what is wrong and hints at the fix.
+
+    Any other error comes from the learner's own code and keeps its traceback, which they need.
+    """
+    try:
+        yield
+    except NotImplementedError:
+        raise TaskFeedback(f"✗ {task} has not been attempted yet: replace `raise NotImplementedError()` in its code "
+                           "cell with your answer, run that cell, then run this test again.") from None
+    except NameError as error:
+        raise TaskFeedback(f"✗ {task}: {error}: the task has not been attempted yet, or its cell has not run. Write "
+                           "your answer in its code cell, run it and the cells above it, then run this test again.") from None
+    except TaskFeedback:
+        raise
+    except AssertionError as error:
+        raise TaskFeedback(f"✗ {task}: {error}") from None

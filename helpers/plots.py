@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import confusion_matrix
 
-from helpers.predictions import as_probabilities, check_labels, predict_labels
+from helpers.predictions import as_probabilities, check_labels
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 

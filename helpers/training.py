@@ -141,6 +141,17 @@ def smooth(values, beta=0.9):
     return out
 
 
+def _finite_sweep(rates, losses, beta):
+    """Check a sweep and keep its finite points: (rates, losses, smoothed losses)."""
+    rates, losses = np.asarray(rates, dtype=float), np.asarray(losses, dtype=float)
+    if rates.shape != losses.shape or len(rates) < 5:
+        raise ValueError("Need at least 5 (rate, loss) pairs of equal length; run a longer sweep.")
+    finite = np.isfinite(losses)
+    if finite.sum() < 5:
+        raise ValueError("The sweep produced fewer than 5 finite losses; start it from a lower rate.")
+    return rates[finite], losses[finite], smooth(losses[finite], beta)
+
+
 def suggest_learning_rate(rates, losses, *, factor=10.0, beta=0.9):
     """Suggest a starting learning rate from a sweep: ``factor`` times below the loss minimum.
 
@@ -157,13 +168,7 @@ def suggest_learning_rate(rates, losses, *, factor=10.0, beta=0.9):
     -------
     float
     """
-    rates, losses = np.asarray(rates, dtype=float), np.asarray(losses, dtype=float)
-    if rates.shape != losses.shape or len(rates) < 5:
-        raise ValueError("Need at least 5 (rate, loss) pairs of equal length; run a longer sweep.")
-    finite = np.isfinite(losses)
-    if finite.sum() < 5:
-        raise ValueError("The sweep produced fewer than 5 finite losses; start it from a lower rate.")
-    rates, smoothed = rates[finite], smooth(losses[finite], beta)
+    rates, _, smoothed = _finite_sweep(rates, losses, beta)
     best = int(np.argmin(smoothed))
     return float(max(rates[best] / factor, rates[0]))
 
@@ -173,9 +178,9 @@ def steep_range(rates, losses, *, low=0.1, high=0.9, beta=0.9):
 
     The loss falls from its level at the start of the sweep (the median of the first ten
     losses) to the minimum of the smoothed curve. The steep part starts where the smoothed
-    loss has made ``low`` of that fall for good, and ends where it has made ``high`` of it. Below the range
-    the rate is too low to move the loss; above it the loss is about to bottom out and
-    then blow up.
+    loss has made ``low`` of that fall for good, and ends where it has made ``high`` of it.
+    Below the range the rate is too low to move the loss; above it the loss is about to
+    bottom out and then blow up.
 
     Parameters
     ----------
@@ -192,17 +197,11 @@ def steep_range(rates, losses, *, low=0.1, high=0.9, beta=0.9):
         The rate from which on the smoothed loss has made at least ``low`` of its fall, and
         the first rate where it has made ``high`` of it.
     """
-    rates, losses = np.asarray(rates, dtype=float), np.asarray(losses, dtype=float)
     if not 0 <= low < high <= 1:
         raise ValueError(f"Need 0 <= low < high <= 1, got low={low!r}, high={high!r}.")
-    if rates.shape != losses.shape or len(rates) < 5:
-        raise ValueError("Need at least 5 (rate, loss) pairs of equal length; run a longer sweep.")
-    finite = np.isfinite(losses)
-    if finite.sum() < 5:
-        raise ValueError("The sweep produced fewer than 5 finite losses; start it from a lower rate.")
-    rates, smoothed = rates[finite], smooth(losses[finite], beta)
+    rates, losses, smoothed = _finite_sweep(rates, losses, beta)
     best = int(np.argmin(smoothed))
-    start_level = float(np.median(losses[finite][:10]))
+    start_level = float(np.median(losses[:10]))
     fall = start_level - smoothed[best]
     if best == 0 or fall <= 0:
         raise ValueError("The loss never fell during the sweep: sweep up to a higher end rate.")

@@ -1,5 +1,7 @@
 """Shared steps of the autograde tests: edit reference answers, grade a class, compute expected scores."""
 
+import pytest
+
 from tools import nbgrader_course as course
 
 
@@ -36,3 +38,56 @@ def check_tasks_cover_every_graded_cell(assignment, notebook, tasks, total):
     points = course.max_scores(assignment, notebook)
     assert sorted(points) == sorted(test for tests in tasks.values() for test in tests)
     assert sum(points.values()) == total
+
+
+class AutogradeSuite:
+    """What every exercise must show under a real `nbgrader autograde`, in one nbgrader run.
+
+    A test class ``TestExerciseN(AutogradeSuite)`` sets ``ASSIGNMENT``, ``NOTEBOOK``, ``TASKS``
+    (task -> its graded cell ids), ``TOTAL`` (points) and a static ``submissions(answers)``
+    returning ``{student: (answers, [graded cells that must score zero])}`` with a "solution"
+    student. ``tests/conftest.py`` parametrizes ``student`` over those students.
+    """
+
+    ASSIGNMENT = NOTEBOOK = None
+    TASKS, TOTAL = {}, 0
+
+    @staticmethod
+    def submissions(answers):
+        raise NotImplementedError
+
+    @classmethod
+    def students(cls):
+        return list(cls.submissions(course.solution_answers(cls.ASSIGNMENT, cls.NOTEBOOK)))
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def scratch(cls, tmp_path_factory):
+        return tmp_path_factory.mktemp(cls.ASSIGNMENT)
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def graded(cls, scratch):
+        plan = cls.submissions(course.solution_answers(cls.ASSIGNMENT, cls.NOTEBOOK))
+        return plan, grade_class(scratch, cls.ASSIGNMENT, cls.NOTEBOOK, plan)
+
+    def test_tasks_cover_every_graded_cell(self):
+        check_tasks_cover_every_graded_cell(self.ASSIGNMENT, self.NOTEBOOK, self.TASKS, self.TOTAL)
+
+    @pytest.mark.slow
+    def test_untouched_exercise_gets_zero_everywhere(self, graded):
+        _, scores = graded
+        assert set(scores["untouched"].values()) == {0.0}
+
+    @pytest.mark.slow
+    def test_untouched_visible_tests_say_not_attempted_without_a_traceback(self, graded, scratch):
+        for test in course.visible_tests(self.ASSIGNMENT, self.NOTEBOOK):
+            outputs = course.graded_outputs(scratch, "untouched", self.ASSIGNMENT, self.NOTEBOOK, test)
+            errors = [output for output in outputs if output.output_type == "error"]
+            assert len(errors) == 1 and errors[0].ename == "TaskFeedback", (test, outputs)
+            assert len(errors[0].traceback) == 1 and "has not been attempted yet" in errors[0].traceback[0], test
+
+    @pytest.mark.slow
+    def test_each_submission_loses_exactly_the_points_of_what_it_breaks(self, graded, student):
+        plan, scores = graded
+        assert scores[student] == expected_scores(self.ASSIGNMENT, self.NOTEBOOK, plan[student][1])

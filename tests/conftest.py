@@ -67,3 +67,11 @@ def tiny_neuron(learning_rate=0.1, seed=0):
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss="binary_crossentropy",
                   metrics=["accuracy"])
     return model
+
+
+def pytest_generate_tests(metafunc):
+    """Run an AutogradeSuite's per-student test once for each of its submissions."""
+    from tests.autograde_support import AutogradeSuite
+
+    if "student" in metafunc.fixturenames and metafunc.cls and issubclass(metafunc.cls, AutogradeSuite):
+        metafunc.parametrize("student", metafunc.cls.students())

@@ -1,17 +1,7 @@
 """A real `nbgrader autograde` of exercise 4: the solution, the untouched exercise and typical mistakes."""
 
-import pytest
+from tests.autograde_support import AutogradeSuite, edited
 
-from tests.autograde_support import check_tasks_cover_every_graded_cell, edited, expected_scores, grade_class
-from tools import nbgrader_course as course
-
-ASSIGNMENT = "ch04_normalization"
-NOTEBOOK = "ch04_normalization.ipynb"
-TASKS = {
-    "Task 1": ["test_scale_splits_standardises_the_training_split", "test_scale_splits_uses_training_statistics_only"],
-    "Task 2": ["test_fit_cancer_reaches_the_target", "test_fit_cancer_on_a_fresh_split"],
-    "Task 3": ["test_fit_wine_normalizes_and_reaches_the_target", "test_fit_wine_on_a_fresh_split"],
-}
 FIT_ON_TEST = '''def scale_splits(X_train, X_test):
     return StandardScaler().fit_transform(X_train), StandardScaler().fit_transform(X_test)
 '''
@@ -32,39 +22,30 @@ def fit_cancer(X, y):
     return NoScaling(), model
 '''
 
-
-def submissions(answers):
-    """student -> (answers, the graded cells that must score zero); every other cell keeps full points."""
-    return {
-        "solution": (answers, []),
-        # Refitting on the test split passes the visible test (the training split is standardised) and fails the hidden one.
-        "scaler_fit_on_test": ({**answers, "scale_splits": FIT_ON_TEST},
-                               ["test_scale_splits_uses_training_statistics_only"]),
-        "scaler_fit_on_both": ({**answers, "scale_splits": FIT_ON_BOTH}, TASKS["Task 1"]),
-        "raw_features": ({**answers, "fit_cancer": NO_SCALING}, TASKS["Task 2"]),
-        "normalization_not_adapted": (edited(answers, "fit_wine", "    normalizer.adapt(X)\n", ""), TASKS["Task 3"]),
-    }
+TASKS = {
+    "Task 1": ["test_scale_splits_standardises_the_training_split", "test_scale_splits_uses_training_statistics_only"],
+    "Task 2": ["test_fit_cancer_reaches_the_target", "test_fit_cancer_on_a_fresh_split"],
+    "Task 3": ["test_fit_wine_normalizes_and_reaches_the_target", "test_fit_wine_on_a_fresh_split"],
+}
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
-    plan = submissions(course.solution_answers(ASSIGNMENT, NOTEBOOK))
-    return plan, grade_class(tmp_path_factory.mktemp("course"), ASSIGNMENT, NOTEBOOK, plan)
+class TestExercise4(AutogradeSuite):
+    ASSIGNMENT = "ch04_normalization"
+    NOTEBOOK = "ch04_normalization.ipynb"
+    TASKS = TASKS
+    TOTAL = 9
 
-
-def test_tasks_cover_every_graded_cell():
-    check_tasks_cover_every_graded_cell(ASSIGNMENT, NOTEBOOK, TASKS, total=9)
-
-
-@pytest.mark.slow
-def test_untouched_exercise_gets_zero_everywhere(graded):
-    _, scores = graded
-    assert set(scores["untouched"].values()) == {0.0}
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("student", ["solution", "scaler_fit_on_test", "scaler_fit_on_both", "raw_features",
-                                     "normalization_not_adapted"])
-def test_each_submission_loses_exactly_the_points_of_what_it_breaks(graded, student):
-    plan, scores = graded
-    assert scores[student] == expected_scores(ASSIGNMENT, NOTEBOOK, plan[student][1])
+    @staticmethod
+    def submissions(answers):
+        """student -> (answers, the graded cells that must score zero); every other cell keeps full points."""
+        return {
+            "solution": (answers, []),
+            # Refitting on the test split passes the visible test (the training split is standardised)
+            # and fails the hidden one.
+            "scaler_fit_on_test": ({**answers, "scale_splits": FIT_ON_TEST},
+                                   ["test_scale_splits_uses_training_statistics_only"]),
+            "scaler_fit_on_both": ({**answers, "scale_splits": FIT_ON_BOTH}, TASKS["Task 1"]),
+            "raw_features": ({**answers, "fit_cancer": NO_SCALING}, TASKS["Task 2"]),
+            "normalization_not_adapted": (edited(answers, "fit_wine", "    normalizer.adapt(X)\n", ""),
+                                          TASKS["Task 3"]),
+        }

@@ -1,10 +1,10 @@
 import numpy as np
 import pytest
 
-from helpers.grading import (accuracy, check_accuracy, check_architecture, check_is_model,
+from helpers.grading import (TaskFeedback, accuracy, check_accuracy, check_architecture, check_is_model,
                              check_comparable_scales, check_learning_rate_choice, check_normalizes_inputs,
                              check_probability_outputs, check_sweep,
-                             check_trained_with, loss_name,
+                             check_trained_with, feedback, loss_name,
                              usable_rate)
 from helpers.data import single_neuron_task
 from tests.conftest import keras, tiny_neuron
@@ -183,3 +183,26 @@ def test_a_failed_accuracy_check_carries_the_diagnosis():
     message = str(failure.value)
     assert message.startswith("accuracy 0.")
     assert "· Your output layer has no sigmoid but the loss is binary cross-entropy: add activation='sigmoid'" in message
+
+
+def _untouched():
+    raise NotImplementedError()
+
+
+@pytest.mark.parametrize("body, expected", [
+    (_untouched, "✗ Task 1 has not been attempted yet: replace `raise NotImplementedError()`"),
+    (lambda: undefined_answer(), "✗ Task 1: name 'undefined_answer' is not defined: the task has not been attempted"),  # noqa: F821
+    (lambda: check_accuracy(tiny_neuron(), np.zeros((2, 2)), np.eye(2), 0.9), "✗ Task 1: Could not score the model"),
+])
+def test_feedback_turns_a_failure_into_one_short_message(body, expected):
+    with pytest.raises(TaskFeedback) as failure:
+        with feedback("Task 1"):
+            body()
+    assert str(failure.value).startswith(expected)
+    assert failure.value._render_traceback_() == [str(failure.value)]  # what the notebook shows: no traceback
+
+
+def test_feedback_keeps_the_traceback_of_an_error_in_the_learners_code():
+    with pytest.raises(ZeroDivisionError):
+        with feedback("Task 1"):
+            1 / 0

@@ -141,6 +141,34 @@ def scores(course, assignment):
     return result
 
 
+def graded_outputs(course, student, assignment, notebook_name, grade_id):
+    """The outputs of one graded cell in a learner's autograded notebook, as nbformat output dicts."""
+    path = Path(course) / "autograded" / student / assignment / notebook_name
+    notebook = nbformat.read(path, as_version=4)
+    for cell in notebook.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
+            return list(cell.get("outputs", []))
+    raise KeyError(f"no graded cell {grade_id!r} in {path}")
+
+
+def feedback_text(course, student, assignment, notebook_name, grade_id):
+    """What a learner reads under one graded cell of their autograded notebook: its printed and error output."""
+    parts = []
+    for output in graded_outputs(course, student, assignment, notebook_name, grade_id):
+        if output.output_type == "stream":
+            parts.append(output.text)
+        elif output.output_type == "error":
+            parts.append(f"{output.ename}: {output.evalue}")
+    return "\n".join(parts)
+
+
+def visible_tests(assignment, notebook):
+    """The grade ids of the tests a learner can see and run: graded cells without hidden tests."""
+    source = nbformat.read(SOLUTIONS / assignment / notebook, as_version=4)
+    return [cell.metadata["nbgrader"]["grade_id"] for cell in source.cells
+            if cell.metadata.get("nbgrader", {}).get("grade") and "BEGIN HIDDEN TESTS" not in cell.source]
+
+
 def max_scores(assignment, notebook):
     """``{grade_id: points}`` of the graded cells of a source notebook."""
     source = nbformat.read(SOLUTIONS / assignment / notebook, as_version=4)
