@@ -134,11 +134,6 @@ def _scales_its_inputs(model):
     return False
 
 
-def _hidden_dense(model):
-    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
-    return dense[:-1]
-
-
 def _is_linear_only(model):
     """No non-linear activation anywhere before the output layer."""
     for layer in model.layers[:-1]:
@@ -193,7 +188,7 @@ def _batch_size(history, n_samples, batch_size):
 
 # ---------------------------------------------------------------- the checks
 
-def _check_labels(labels, loss, units, activation, found):
+def _check_labels(labels, loss, units, found):
     kind = labels["kind"]
     if kind == "integer":
         low, high, k = labels["minimum"], labels["maximum"], labels["n_classes"]
@@ -458,7 +453,7 @@ def diagnose(model, X, y, history=None, *, X_eval=None, batch_size=None):
     loss, from_logits = _loss_info(model)
     units, activation = _output_units(model), _output_activation(model)
     labels = _describe_labels(y)
-    _check_labels(labels, loss, units, activation, found)
+    _check_labels(labels, loss, units, found)
     _check_output_and_loss(loss, from_logits, units, activation, labels, found)
     _check_metrics(model, loss, found)
     _check_inputs(model, X, found)
