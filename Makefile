@@ -10,14 +10,14 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: book test exercises bench install keras-cache clean
+.PHONY: book test exercises bench install keras-cache browser clean
 
 book: install keras-cache
 	$(BIN)/jupyter-book build --warningiserror --keep-going .
 	@echo ""
 	@echo "The book is built. Open $(CURDIR)/_build/html/index.html in a browser."
 
-test: install keras-cache
+test: install keras-cache browser
 	$(BIN)/python -m pytest -ra
 
 exercises: install
@@ -37,6 +37,10 @@ $(VENV)/.installed: requirements.txt pyproject.toml
 
 keras-cache: install
 	$(BIN)/python tools/fill_keras_cache.py
+
+# Debian's chromium, for the browser tests of the built site (apt-get; root or sudo).
+browser:
+	sh tools/install_browser.sh
 
 clean:
 	rm -rf _build $(VENV) .pytest_cache

@@ -336,7 +336,8 @@ def feedback(task):
 
     - an untouched task (``NotImplementedError``): "has not been attempted yet", and what to do;
     - a name that is not defined yet: which cell to run;
-    - a failed check (``AssertionError``): its message, which says what is wrong and hints at the fix.
+    - a failed check (``AssertionError``): its message, which says what is wrong and hints at the fix;
+    - checks that pass: "✓ Task N: correct on the visible test" (hidden tests check it again on new data).
 
     Any other error comes from the learner's own code and keeps its traceback, which they need.
     """
@@ -352,3 +353,5 @@ def feedback(task):
         raise
     except AssertionError as error:
         raise TaskFeedback(f"✗ {task}: {error}") from None
+    else:
+        print(f"✓ {task}: correct on the visible test")

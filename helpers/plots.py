@@ -1,17 +1,42 @@
 """Figures used across the course.
 
 Every function draws on the ``ax`` it is given (or the current Axes), returns the Axes,
-and never prints, calls ``plt.show`` or writes files. Colour maps are readable by
-colour-blind readers, and classes differ by marker shape as well as colour.
+and never prints, calls ``plt.show`` or writes files.
+
+Colour-blind readers can read every figure:
+- lines and single colours come from the Okabe-Ito palette (``COLOURS``), which importing this module also makes
+  matplotlib's default colour cycle, so a plain ``ax.plot`` is safe too;
+- colour maps are ones designed for colour-vision deficiency (``SAFE_CMAPS``): ColorBrewer's RdYlBu and Blues,
+  viridis, cividis and greys;
+- classes differ by marker shape as well as colour, a confusion matrix writes its numbers in the cells, and
+  right/wrong predictions carry a tick or a cross.
 """
 
+import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
+from cycler import cycler
 from sklearn.metrics import confusion_matrix
 
 from helpers.predictions import as_probabilities, check_labels
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
+
+# Okabe & Ito (2008), "Color Universal Design": distinguishable with any common colour-vision deficiency.
+COLOURS = {
+    "blue": "#0072B2",
+    "orange": "#E69F00",
+    "green": "#009E73",
+    "vermillion": "#D55E00",
+    "purple": "#CC79A7",
+    "sky blue": "#56B4E9",
+    "yellow": "#F0E442",
+    "black": "#000000",
+}
+SAFE_CMAPS = ("RdYlBu", "Blues", "viridis", "cividis", "gray", "gray_r", "Greys")
+
+mpl.rcParams["axes.prop_cycle"] = cycler(color=list(COLOURS.values()))
+mpl.rcParams["image.cmap"] = "viridis"
 
 
 def _check_features(X):
@@ -231,7 +256,7 @@ def plot_predictions(images, y_true, y_pred, *, class_names=None, ncols=5, axes=
         ax.imshow(image, cmap=cmap)
         ax.set_title(
             f"{'✓' if right else '✗'} {name(pred)}\n({name(true)})",
-            color="tab:green" if right else "tab:red", fontsize=8,
+            color=COLOURS["blue"] if right else COLOURS["vermillion"], fontsize=8,
         )
     return axes[:n]
 
@@ -257,12 +282,12 @@ def plot_lr_finder(rates, losses, *, suggestion=None, steep=None, ax=None, title
     if rates.shape != losses.shape or rates.ndim != 1 or len(rates) < 2:
         raise ValueError(f"rates and losses must be 1-D arrays of equal length; got {rates.shape} and {losses.shape}.")
     ax = ax or plt.gca()
-    ax.plot(rates, losses, "-", color="tab:blue", alpha=0.35, label="loss per batch")
+    ax.plot(rates, losses, "-", color=COLOURS["blue"], alpha=0.35, label="loss per batch")
     finite_at = np.isfinite(losses)
     if finite_at.sum() >= 2:
         from helpers.training import smooth
 
-        ax.plot(rates[finite_at], smooth(losses[finite_at]), "-", color="tab:blue", label="smoothed")
+        ax.plot(rates[finite_at], smooth(losses[finite_at]), "-", color=COLOURS["blue"], label="smoothed")
     ax.set_xscale("log")
     ax.set_xlabel("learning rate (log scale)")
     ax.set_ylabel("training loss")
@@ -271,9 +296,9 @@ def plot_lr_finder(rates, losses, *, suggestion=None, steep=None, ax=None, title
         top = min(finite.max(), 3 * finite[: max(1, len(finite) // 10)].mean())
         ax.set_ylim(finite.min() - 0.05 * abs(finite.min()), top * 1.05 if top > 0 else None)
     if steep is not None:
-        ax.axvspan(*steep, color="tab:green", alpha=0.15, label=f"steep fall {steep[0]:.2g} to {steep[1]:.2g}")
+        ax.axvspan(*steep, color=COLOURS["green"], alpha=0.2, label=f"steep fall {steep[0]:.2g} to {steep[1]:.2g}")
     if suggestion is not None:
-        ax.axvline(suggestion, color="tab:red", linestyle="--", label=f"suggested {suggestion:.2g}")
+        ax.axvline(suggestion, color=COLOURS["vermillion"], linestyle="--", label=f"suggested {suggestion:.2g}")
     ax.legend(fontsize="small")
     ax.set_title(title or "Learning-rate sweep")
     return ax

@@ -88,6 +88,13 @@ class AutogradeSuite:
             assert len(errors[0].traceback) == 1 and "has not been attempted yet" in errors[0].traceback[0], test
 
     @pytest.mark.slow
+    def test_solved_visible_tests_say_correct(self, graded, scratch):
+        for test in course.visible_tests(self.ASSIGNMENT, self.NOTEBOOK):
+            outputs = course.graded_outputs(scratch, "solution", self.ASSIGNMENT, self.NOTEBOOK, test)
+            text = "".join(output.get("text", "") for output in outputs if output.output_type == "stream")
+            assert "correct on the visible test" in text and all(o.output_type != "error" for o in outputs), test
+
+    @pytest.mark.slow
     def test_each_submission_loses_exactly_the_points_of_what_it_breaks(self, graded, student):
         plan, scores = graded
         assert scores[student] == expected_scores(self.ASSIGNMENT, self.NOTEBOOK, plan[student][1])

@@ -4,16 +4,13 @@ from pathlib import Path
 
 import nbformat
 import pytest
-import yaml
 from nbclient import NotebookClient
 
-ROOT = Path(__file__).resolve().parents[1]
+from tools.site import ROOT, chapter_files, exercise_files
 
 
 def toc_notebooks():
-    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
-    files = [entry["file"] for entry in toc.get("chapters", [])]
-    return [ROOT / f"{name}.ipynb" for name in files if (ROOT / f"{name}.ipynb").exists()]
+    return [ROOT / f"{name}.ipynb" for name in chapter_files()]
 
 
 def test_toc_lists_every_chapter_notebook():
@@ -37,3 +34,8 @@ def test_chapter_executes_top_to_bottom(path):
         if "hide-input" in cell.metadata.get("tags", []):  # figure cells: the figure must be there
             assert any("image/png" in o.get("data", {}) for o in cell.outputs), f"cell {index} drew no figure"
 
+
+
+def test_toc_shows_every_exercise_notebook():
+    handed_out = {path.relative_to(ROOT).with_suffix("").as_posix() for path in (ROOT / "exercises").glob("*/*.ipynb")}
+    assert handed_out and handed_out == set(exercise_files())

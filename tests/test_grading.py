@@ -202,6 +202,12 @@ def test_feedback_turns_a_failure_into_one_short_message(body, expected):
     assert failure.value._render_traceback_() == [str(failure.value)]  # what the notebook shows: no traceback
 
 
+def test_feedback_says_correct_when_the_checks_pass(capsys):
+    with feedback("Task 2"):
+        assert 1 + 1 == 2
+    assert capsys.readouterr().out == "✓ Task 2: correct on the visible test\n"
+
+
 def test_feedback_keeps_the_traceback_of_an_error_in_the_learners_code():
     with pytest.raises(ZeroDivisionError):
         with feedback("Task 1"):

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from helpers.plots import (plot_confusion_matrix, plot_decision_boundary, plot_history, plot_lr_finder,
+from helpers.plots import (COLOURS, plot_confusion_matrix, plot_decision_boundary, plot_history, plot_lr_finder,
                            plot_points, plot_predictions)
 
 X = np.random.default_rng(0).uniform(0, 1, size=(60, 2)).astype("float32")
@@ -93,7 +93,7 @@ def test_plot_predictions_marks_right_and_wrong():
     titles = [a.get_title() for a in axes]
     assert titles[2].startswith("✗ a") and "(c)" in titles[2]
     assert titles[0].startswith("✓ a")
-    assert axes[2].title.get_color() == "tab:red"
+    assert axes[2].title.get_color() == COLOURS["vermillion"] and axes[0].title.get_color() == COLOURS["blue"]
 
 
 def test_plot_predictions_reshapes_flat_square_images():
