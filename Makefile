@@ -10,20 +10,20 @@ BIN := $(VENV)/bin
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: book test exercises bench install keras-cache browser clean
+.PHONY: book test exercises bench install keras-cache browser grading clean
 
 book: install keras-cache
 	$(BIN)/jupyter-book build --warningiserror --keep-going .
 	@echo ""
 	@echo "The book is built. Open $(CURDIR)/_build/html/index.html in a browser."
 
-test: install keras-cache browser
+test: install keras-cache browser grading
 	$(BIN)/python -m pytest -ra
 
 exercises: install
 	$(BIN)/python -m tools.nbgrader_course regenerate
 
-bench: install keras-cache
+bench: install keras-cache grading
 	$(BIN)/python bench/run_bench.py
 
 install: $(VENV)/.installed
@@ -41,6 +41,10 @@ keras-cache: install
 # Debian's chromium, for the browser tests of the built site (apt-get; root or sudo).
 browser:
 	sh tools/install_browser.sh
+
+# The sandbox user and PostgreSQL, for the hardened grading (python -m grader) and its tests (root or sudo).
+grading: install
+	sh tools/install_grading.sh $(BIN)/python
 
 clean:
 	rm -rf _build $(VENV) .pytest_cache

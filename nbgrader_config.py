@@ -8,6 +8,7 @@ import os
 
 from nbgrader.converters.autograde import Autograde
 
+from grader.execute import RecoveringExecute
 from helpers.nbgrader_plugins import StderrAsStdout
 
 c = get_config()  # noqa: F821  (provided by nbgrader when it reads this file)
@@ -22,7 +23,10 @@ c.Execute.timeout = 300
 
 # TensorFlow's C++ logging is quieted in every kernel that nbgrader starts, and stderr
 # that still reaches a test cell is shown as ordinary output instead of zeroing it.
+# Execution survives a kernel that dies, stops processes a cell leaves running and caps a
+# cell's output (grader.execute), so one bad cell costs only its own task.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-_default = Autograde.class_traits()["autograde_preprocessors"].default()
-_after_execute = [pp.__name__ for pp in _default].index("Execute") + 1
-c.Autograde.autograde_preprocessors = _default[:_after_execute] + [StderrAsStdout] + _default[_after_execute:]
+_default = list(Autograde.class_traits()["autograde_preprocessors"].default())
+_execute = [pp.__name__ for pp in _default].index("Execute")
+_default[_execute] = RecoveringExecute
+c.Autograde.autograde_preprocessors = _default[:_execute + 1] + [StderrAsStdout] + _default[_execute + 1:]

@@ -2,6 +2,9 @@
 
     make bench            (or: .venv/bin/python bench/run_bench.py [--skip-targets] [--only fashion,diagnose,...])
 
+Parts: fashion, diagnose, chapters, autograde, grading (a mixed batch of 12 correct, wrong and adversarial
+submissions through grader.batch with 1 and 2 workers: submissions per minute; needs the sandbox, as root), targets.
+
 Figures are wall-clock seconds on whatever machine runs this; the course's budgets are stated
 for a 2-core CPU: each chapter executes in at most 2 minutes, each assignment autogrades in at
 most 3 minutes through nbgrader; the reference Fashion-MNIST model aims at 88.5 % test
@@ -88,10 +91,37 @@ def time_diagnose():
               f"({len(found)} finding(s): {', '.join(found.checks) or 'none'})", flush=True)
 
 
+BATCH = ["00_reference", "00_too_little_training", "04_os_exit", "05_memory_bomb", "07_deleted_hidden_test",
+         "11_overridden_predict", "14_hardcoded_predictions", "16_grader_only_branch", "17_none_for_a_model",
+         "19_not_json", "21_network_access", "22_stderr_warning"]
+
+
+def time_batch_grading():
+    """Submissions per minute through grader.batch (sandbox, verifier), with 1 and 2 Dask workers."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    import grading_fixtures as fx
+    from grader.batch import grade_batch
+    from grader.limits import Limits
+
+    answers = course.solution_answers(fx.ASSIGNMENT, fx.NOTEBOOK)
+    for workers in (1, 2):
+        with tempfile.TemporaryDirectory() as scratch:
+            scratch_course = course.make_course(Path(scratch) / "course", [fx.ASSIGNMENT])
+            released = course.released_notebook(scratch_course, fx.ASSIGNMENT, fx.NOTEBOOK)
+            fx.build_inbox(Path(scratch) / "inbox", released, answers, BATCH)
+            start = time.perf_counter()
+            results = grade_batch(scratch_course, fx.ASSIGNMENT, Path(scratch) / "inbox", workers=workers,
+                                  limits=Limits(cell_seconds=60), progress=None)
+            seconds = time.perf_counter() - start
+            statuses = sorted({r["status"] for r in results})
+            print(f"grading   {len(results)} mixed submissions of exercise 1 with {workers} worker(s): {seconds:6.1f} s, "
+                  f"{len(results) / seconds * 60:.1f} per minute (statuses: {', '.join(statuses)})", flush=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-targets", action="store_true", help="skip the 20-seed target runs")
-    parser.add_argument("--only", default="fashion,diagnose,chapters,autograde,targets",
+    parser.add_argument("--only", default="fashion,diagnose,chapters,autograde,grading,targets",
                         help="comma-separated parts to run (default: all)")
     args = parser.parse_args()
     parts = set(args.only.split(","))
@@ -104,6 +134,8 @@ def main():
         time_chapters()
     if "autograde" in parts:
         time_autograde()
+    if "grading" in parts:
+        time_batch_grading()
     if "targets" in parts and not args.skip_targets:
         for assignment in sorted(TARGETS):
             for run in run_targets(assignment):

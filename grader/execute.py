@@ -1,0 +1,129 @@
+"""nbgrader's Execute preprocessor, hardened against submissions that break the run instead of failing a test.
+
+- **A kernel that dies** (``os._exit``, a kill of its own process, a crash in native code, the memory limit)
+  would end nbgrader's execution of the whole notebook and cost the learner every task. Here the cell that killed
+  it gets an error saying so, a new kernel runs the cells before it again (not that one), and grading goes on, so
+  only what that cell defined is lost.
+- **Processes left behind**: after every cell, processes the kernel started and that still run are stopped, and
+  the cell gets an error saying so; a background process cannot keep working after its cell.
+- **Endless output**: a cell may print ``GRADER_LIMIT_OUTPUT_BYTES`` of text (1 MiB by default); the rest is
+  dropped, with a note, so the grader's memory and the feedback stay small.
+
+Use it in place of nbgrader's ``Execute`` in ``Autograde.autograde_preprocessors`` (``nbgrader_config.py`` does).
+"""
+
+import copy
+import os
+
+import psutil
+from jupyter_core.utils import run_sync
+from nbclient.exceptions import DeadKernelError
+from nbformat.v4 import new_output
+from nbgrader.preprocessors import Execute
+
+from grader.limits import Limits
+
+
+def _uid(process):
+    try:
+        return process.uids().real
+    except psutil.NoSuchProcess:
+        return None
+
+
+def _reap(process):
+    """Collect the exit status of a killed orphan that became our child (we are PID 1 of the sandbox)."""
+    if process.pid == os.getpid():
+        return
+    try:
+        if process.ppid() == os.getpid():
+            process.wait(timeout=5)
+    except (psutil.NoSuchProcess, psutil.TimeoutExpired, ChildProcessError):
+        pass
+
+
+def _error(name, message):
+    return new_output("error", ename=name, evalue=message, traceback=[f"{name}: {message}"])
+
+
+class RecoveringExecute(Execute):
+    """Execute every cell; survive a dead kernel, stop leftover processes, cap output (see the module docstring)."""
+
+    def preprocess(self, nb, resources=None, km=None):
+        self._killed_by = set()
+        self._output_bytes = {}
+        self._output_cap = Limits.from_env().output_bytes
+        return super().preprocess(nb, resources, km)
+
+    def preprocess_cell(self, cell, resources, index):
+        try:
+            return super().preprocess_cell(cell, resources, index)
+        except DeadKernelError:
+            self._killed_by.add(index)
+            cell.outputs.append(_error(
+                "KernelDied", "the kernel died while this cell ran (os._exit, a kill, a crash or too much memory). "
+                "Everything this cell defined is lost; the grader started a new kernel and ran the cells before it "
+                "again."))
+            self._restart_and_replay(index)
+            return cell, self.resources
+
+    def _restart_and_replay(self, upto):
+        run_sync(self.km.restart_kernel)(now=True)
+        if self.kc is not None:
+            self.kc.stop_channels()
+        run_sync(self.async_start_new_kernel_client)()
+        for index in range(upto):
+            cell = self.nb.cells[index]
+            if cell.cell_type == "code" and index not in self._killed_by:  # a DeadKernelError here ends the notebook
+                run_sync(self.async_execute_cell)(copy.deepcopy(cell), index, store_history=False)
+
+    def on_cell_executed(self, **kwargs):
+        super().on_cell_executed(**kwargs)
+        cell = kwargs["cell"]
+        stopped = self._stop_leftover_processes()
+        if stopped:
+            cell.outputs.append(_error(
+                "ProcessLeftRunning", f"this cell left {len(stopped)} process(es) running ({', '.join(stopped)}); "
+                "the grader stopped them. Wait for every process you start before the cell ends."))
+
+    def _kernel_process(self):
+        provisioner = getattr(self.km, "provisioner", None)
+        process = getattr(provisioner, "process", None)
+        try:
+            return psutil.Process(process.pid) if process is not None else None
+        except psutil.NoSuchProcess:
+            return None
+
+    def _stop_leftover_processes(self):
+        kernel = self._kernel_process()
+        if kernel is None:
+            return []
+        me = psutil.Process()
+        leftovers = kernel.children(recursive=True)
+        if me.pid == 1:  # alone in a PID namespace (grader.sandbox): orphans of the kernel are re-parented to us
+            ours = {kernel.pid, *(p.pid for p in leftovers)}
+            leftovers += [child for child in me.children(recursive=True)
+                          if child.pid not in ours and _uid(child) == _uid(kernel)]
+        names = []
+        for process in leftovers:
+            try:
+                if process.status() != psutil.STATUS_ZOMBIE:
+                    names.append(process.name())
+                    process.kill()
+            except psutil.NoSuchProcess:
+                continue
+            _reap(process)
+        return names
+
+    def output(self, outs, msg, display_id, cell_index):
+        if msg["msg_type"] == "stream":
+            used = self._output_bytes.get(cell_index, 0)
+            size = len(msg["content"].get("text", ""))
+            self._output_bytes[cell_index] = used + size
+            if used + size > self._output_cap:
+                if used <= self._output_cap:
+                    outs.append(new_output("stream", name="stdout", text=(
+                        f"\n[The grader dropped the rest of this cell's output: more than {self._output_cap} "
+                        "characters.]\n")))
+                return None
+        return super().output(outs, msg, display_id, cell_index)

@@ -1,0 +1,132 @@
+"""Grade one learner's submission of one assignment, whatever the submission does.
+
+``grade_submission`` takes the learner's folder (``<inbox>/<student>/<assignment>/``), rebuilds each notebook from
+the release (``grader.intake``), runs the real ``nbgrader autograde`` for that learner alone (in the sandbox when
+``sandboxed``), under ``Limits``, and leaves exactly one gradebook submission for them. A submission that cannot be
+graded (missing, invalid, too large, timed out) gets an empty submission, so it scores zero, and a feedback file
+that says why. It never touches another learner's rows or files.
+"""
+
+import html
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbgrader.api import Gradebook, MissingEntry
+
+from grader import intake, sandbox
+from grader.limits import Limits
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def nbgrader_environment(extra=()):
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
+    env.update(extra)
+    return env
+
+
+def released_notebooks(course, assignment):
+    folder = Path(course) / "exercises" / assignment
+    notebooks = sorted(folder.glob("*.ipynb"))
+    if not notebooks:
+        raise FileNotFoundError(f"No released notebooks in {folder}: run `nbgrader generate_assignment {assignment}`.")
+    return notebooks
+
+
+def _empty_submission(db_url, assignment, student):
+    """Replace the learner's submission with an empty one: every cell scores zero."""
+    with Gradebook(db_url) as gradebook:
+        gradebook.update_or_create_student(student)
+        try:
+            gradebook.remove_submission(assignment, student)
+        except MissingEntry:
+            pass
+        gradebook.add_submission(assignment, student)
+
+
+def _feedback_note(course, student, assignment, notebooks, status, message):
+    folder = Path(course) / "feedback" / student / assignment
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    for notebook in notebooks:
+        (folder / f"{notebook.stem}.html").write_text(
+            f"<!doctype html><meta charset='utf-8'><title>{html.escape(assignment)}</title>"
+            f"<h1>{html.escape(assignment)}: not graded ({html.escape(status)})</h1><p>{html.escape(message)}</p>"
+            "<p>Every task scores 0. Ask your instructor if you think this is wrong.</p>\n")
+
+
+def _notes_cell(notes):
+    text = "**Notes from the grader**\n\n" + "\n".join(f"- {note}" for note in notes)
+    return nbformat.v4.new_markdown_cell(text, metadata={"grader_notes": True})
+
+
+def grade_submission(course, assignment, student, inbox, *, db_url, limits=Limits(), scratch_root=None,
+                     sandboxed=True):
+    """Grade ``student``'s submission of ``assignment``; return a dict with its status, message and seconds."""
+    course, start = Path(course), time.perf_counter()
+    released = released_notebooks(course, assignment)
+    submitted = course / "submitted" / student / assignment
+    autograded = course / "autograded" / student / assignment
+    shutil.rmtree(submitted, ignore_errors=True)
+    shutil.rmtree(autograded, ignore_errors=True)
+    submitted.mkdir(parents=True)
+    source = Path(inbox) / student / assignment
+
+    def finish(status, message):
+        if status != "graded":
+            shutil.rmtree(autograded, ignore_errors=True)
+            _empty_submission(db_url, assignment, student)
+            _feedback_note(course, student, assignment, released, status, message)
+        return {"student": student, "assignment": assignment, "status": status, "message": message,
+                "seconds": round(time.perf_counter() - start, 1)}
+
+    notes = []
+    try:
+        for release in released:
+            path, found_notes = intake.find_notebook(source, release.name)
+            rebuilt = intake.rebuild(intake.load(path, limits), nbformat.read(release, as_version=4))
+            notes += found_notes + rebuilt.notes
+            if notes:
+                rebuilt.notebook.cells.insert(0, _notes_cell(notes))
+            nbformat.write(rebuilt.notebook, submitted / release.name)
+    except intake.Refused as refused:
+        return finish(refused.status, refused.message)
+    if (source / "timestamp.txt").is_file():
+        shutil.copy(source / "timestamp.txt", submitted / "timestamp.txt")
+
+    extra = limits.to_env()
+    command = [sys.executable, "-m", "nbgrader", "autograde", assignment, "--student", student, "--force",
+               f"--db={db_url}", f"--Execute.timeout={limits.cell_seconds}"]
+    if sandboxed:
+        scratch_root = Path(scratch_root)
+        extra.update(sandbox.prepare(scratch_root))
+        shutil.rmtree(sandbox.kernel_folder(scratch_root, student, assignment), ignore_errors=True)
+        command = [*sandbox.NAMESPACES, *command]
+    process = subprocess.Popen(command, cwd=course, env=nbgrader_environment(extra), stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        log, _ = process.communicate(timeout=limits.notebook_seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        return finish("timed out", f"Grading stopped after {limits.notebook_seconds} s, the limit for a whole "
+                                   "notebook. Make sure every cell finishes, and train for fewer epochs.")
+    finally:
+        if sandboxed:
+            kernel = sandbox.kernel_folder(scratch_root, student, assignment)
+            if (kernel / "verify").is_dir() and autograded.is_dir():
+                shutil.copytree(kernel / "verify", autograded / "verify", dirs_exist_ok=True)
+            shutil.rmtree(kernel, ignore_errors=True)
+    if process.returncode != 0 or not all((autograded / r.name).is_file() for r in released):
+        return finish("error", "nbgrader could not grade this submission; the instructor has the log.\n"
+                               + log[-3000:])
+    return finish("graded", " ".join(notes))

@@ -1,0 +1,95 @@
+"""Where and as whom a learner's code runs while it is graded.
+
+``nbgrader autograde`` for one submission runs inside ``unshare``: a network namespace with only loopback (the
+kernel and nbgrader talk over it; nothing else is reachable) and a PID namespace, so every process the learner's
+code starts, however it detaches, is killed when grading of that submission ends. nbgrader starts the kernel
+through the kernelspec written here, which runs ``grader.kernel_launcher``: it drops to the unprivileged
+``SANDBOX_USER``, sets the limits and starts ipykernel in a scratch folder of its own. The course folder, the
+gradebook, the source notebooks and the verifier's secret are not readable by that user.
+
+All of this needs Linux and root; ``tools/install_grading.sh`` creates the user.
+"""
+
+import json
+import os
+import pwd
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+SANDBOX_USER = "course-sandbox"
+NAMESPACES = ["unshare", "--net", "--pid", "--fork", "--kill-child", "--mount-proc",
+              "sh", "-c", 'ip link set lo up && exec "$@"', "grader"]
+# Environment variables the learner's kernel may see; everything else (secrets, NBGRADER_*, GRADER_*) is dropped.
+KERNEL_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TF_CPP_MIN_LOG_LEVEL", "PYTHONPATH", "TZ")
+
+
+def problems():
+    """Why grading cannot be sandboxed on this machine, or an empty list when it can."""
+    found = []
+    if sys.platform != "linux":
+        found.append("the sandbox needs Linux")
+    elif os.geteuid() != 0:
+        found.append("the sandbox needs root (it starts kernels as another user and in namespaces of their own)")
+    else:
+        try:
+            pwd.getpwnam(SANDBOX_USER)
+        except KeyError:
+            found.append(f"the user {SANDBOX_USER!r} does not exist: run `sh tools/install_grading.sh`")
+        if shutil.which("unshare") is None:
+            found.append("`unshare` (util-linux) is missing")
+        elif subprocess.run([*NAMESPACES, "true"], capture_output=True).returncode != 0:
+            found.append("`unshare --net --pid` is not permitted here")
+    return found
+
+
+SECRET_PATHS = ("solutions", "source", "submitted", "autograded", "feedback", ".grader", "gradebook.db")
+
+
+def protect(course):
+    """Make what learners must not read unreadable to other users: sources (hidden tests), submissions, grades.
+
+    The course folder itself may stay readable (the released notebooks and the helpers are public); these paths
+    lose every permission for group and others.
+    """
+    for name in SECRET_PATHS:
+        path = Path(course) / name
+        if path.exists():
+            os.chmod(path, path.stat().st_mode & ~0o077)
+
+
+def prepare(scratch_root):
+    """Create the scratch root and the kernelspec that starts learners' kernels in the sandbox; return its env.
+
+    The returned variables go into the environment of ``nbgrader autograde``: ``JUPYTER_PATH`` makes nbgrader
+    find the sandboxed ``python3`` kernelspec first, and the ``GRADER_*`` variables tell the launcher where to work.
+    """
+    scratch_root = Path(scratch_root)
+    (scratch_root / "kernels").mkdir(parents=True, exist_ok=True)
+    os.chmod(scratch_root, 0o711)
+    os.chmod(scratch_root / "kernels", 0o711)
+    spec = scratch_root / "jupyter" / "kernels" / "python3"
+    spec.mkdir(parents=True, exist_ok=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "grader.kernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (graded in the course sandbox)",
+        "language": "python",
+        "metadata": {"debugger": False},
+    }, indent=1))
+    datasets = scratch_root / "keras-datasets"
+    source = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets"
+    if not datasets.exists():
+        if source.is_dir():
+            shutil.copytree(source, datasets)
+        else:
+            datasets.mkdir()
+        for path in [datasets, *datasets.rglob("*")]:
+            os.chmod(path, 0o755 if path.is_dir() else 0o644)
+    return {"JUPYTER_PATH": str(scratch_root / "jupyter"), "GRADER_SCRATCH": str(scratch_root),
+            "GRADER_SANDBOX_USER": SANDBOX_USER}
+
+
+def kernel_folder(scratch_root, student, assignment):
+    """The scratch folder where the kernel of one submission runs (and leaves the models it saved for the verifier)."""
+    return Path(scratch_root) / "kernels" / f"{student}--{assignment}"

@@ -1,0 +1,167 @@
+"""Verdicts outside the learner's kernel: score every graded model again, and correct the gradebook.
+
+Hidden tests save each model they grade (``helpers.grading.keep_for_verification``); nbgrader leaves the files
+in ``autograded/<student>/<assignment>/verify/``. For each model this module
+
+1. starts a fresh Python process, with a memory and time limit, that loads the file with Keras's **safe mode**
+   (no code from the file runs: a ``Lambda`` layer or an unknown custom class makes loading fail);
+2. draws fresh data the same way as the test, from a seed derived from the course's secret
+   (``.grader/secret``, readable by the instructor only: never in the kernel's files, memory or environment);
+3. computes the accuracy with its own NumPy code from the model's forward pass.
+
+A test that passed in the kernel but whose model scores far below the target (more than ``tolerance`` under it,
+a margin that covers the sampling noise of the in-kernel test, so an honest model that passed never fails here)
+gets a manual score of 0 and a comment on the learner's answer cell, which ``nbgrader generate_feedback`` shows.
+A test that failed in the kernel is never raised: it may check more than accuracy. Every disagreement is listed.
+
+``python -m grader verify ASSIGNMENT`` runs it after ``nbgrader autograde``; ``grader.batch`` runs it for each
+learner as soon as they are graded.
+"""
+
+import hashlib
+import json
+import os
+import resource
+import secrets
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from grader.run import nbgrader_environment
+
+
+def _single_neuron(seed):
+    from helpers.data import single_neuron_task
+
+    X_a, X_b, y_a, y_b = single_neuron_task(n_samples=2000, seed=seed)
+    return np.concatenate([X_a, X_b]), np.concatenate([y_a, y_b])
+
+
+@dataclass(frozen=True)
+class Check:
+    grade_id: str       # the test cell whose verdict is checked
+    answer_id: str      # the learner's answer cell: its comment carries the verifier's verdict into the feedback
+    data: object        # seed -> (X, y), fresh data drawn as the test draws its own
+    target: float
+    tolerance: float = 0.03
+
+
+CHECKS = {
+    "ch01_single_neuron": {
+        "ch01_single_neuron": [
+            Check("test_train_model_reaches_target_on_test_split", "train_model", _single_neuron, 0.92),
+            Check("test_train_model_reaches_target_on_hidden_data", "train_model", _single_neuron, 0.92),
+        ],
+    },
+}
+
+
+def course_secret(course):
+    """The course's verification secret, created on first use, readable by its owner only."""
+    path = Path(course) / ".grader" / "secret"
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        os.chmod(path, 0o600)
+    return path.read_text().strip()
+
+
+def seed_for(secret, assignment, student, grade_id):
+    digest = hashlib.sha256(f"{secret}/{assignment}/{student}/{grade_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "little")
+
+
+def score_models(jobs, *, timeout=300, memory_bytes=4 * 2**30):
+    """Accuracies of saved models on fresh data, computed in one fresh process.
+
+    ``jobs`` holds ``(model_path, assignment, notebook, grade_id, seed)`` tuples; returns one ``(accuracy, None)``
+    or ``(None, why)`` per job.
+    """
+    if not jobs:
+        return []
+
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+
+    request = json.dumps([[str(path), *rest] for path, *rest in jobs])
+    try:
+        done = subprocess.run([sys.executable, "-m", "grader.verify"], input=request, capture_output=True, text=True,
+                              timeout=timeout, preexec_fn=limit, env=nbgrader_environment())
+    except subprocess.TimeoutExpired:
+        return [(None, f"scoring the models took more than {timeout} s")] * len(jobs)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("[")]
+    if done.returncode != 0 or not lines:
+        why = (done.stderr.strip().splitlines() or ["no result"])[-1][:300]
+        return [(None, why)] * len(jobs)
+    return [(result["accuracy"], result["error"]) for result in json.loads(lines[-1])]
+
+
+def _score_here(model_path, assignment, notebook, grade_id, seed):
+    """Run in the fresh process: load in safe mode, draw the data, count right answers with NumPy."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from helpers.repro import import_keras_quietly
+
+    keras = import_keras_quietly()
+    check = next(c for c in CHECKS[assignment][notebook] if c.grade_id == grade_id)
+    try:
+        model = keras.saving.load_model(model_path, safe_mode=True, compile=False)
+    except Exception as error:
+        return {"accuracy": None, "error": f"the saved model could not be loaded in safe mode: {error}"[:300]}
+    X, y = check.data(seed)
+    try:
+        outputs = np.asarray(model(np.asarray(X, dtype="float32"), training=False))
+    except Exception as error:
+        return {"accuracy": None, "error": f"the saved model could not predict: {error}"[:300]}
+    if outputs.ndim != 2 or len(outputs) != len(y):
+        return {"accuracy": None, "error": f"the saved model's outputs have shape {outputs.shape}"}
+    labels = (outputs[:, 0] > 0.5).astype(int) if outputs.shape[1] == 1 else outputs.argmax(axis=1)
+    return {"accuracy": float(np.count_nonzero(labels == y) / len(y)), "error": None}
+
+
+def verify_student(course, db_url, assignment, student):
+    """Check every model of one learner's graded submission; correct the gradebook; return one row per check."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    course, rows = Path(course), []
+    secret = course_secret(course)
+    with Gradebook(db_url) as gradebook:
+        found = []
+        for notebook, checks in CHECKS.get(assignment, {}).items():
+            for check in checks:
+                try:
+                    found.append((notebook, check, gradebook.find_grade(check.grade_id, notebook, assignment, student)))
+                except MissingEntry:
+                    continue
+        folder = course / "autograded" / student / assignment / "verify"
+        kept = [(n, c, g) for n, c, g in found if (folder / f"{c.grade_id}.keras").is_file()]
+        scored = dict(zip([c.grade_id for _, c, _ in kept], score_models(
+            [(folder / f"{c.grade_id}.keras", assignment, n, c.grade_id,
+              seed_for(secret, assignment, student, c.grade_id)) for n, c, _ in kept])))
+        for notebook, check, grade in found:
+            passed_in_kernel = grade.auto_score is not None and grade.auto_score >= grade.max_score
+            accuracy, why = scored.get(check.grade_id, (None, "no model was kept for verification"))
+            verified = accuracy is not None and accuracy >= check.target - check.tolerance
+            row = {"student": student, "grade_id": check.grade_id, "in_kernel": grade.auto_score,
+                   "verified_accuracy": accuracy, "target": check.target, "corrected": False,
+                   "disagrees": passed_in_kernel != verified, "why": why}
+            if passed_in_kernel and not verified:
+                measured = f"accuracy {accuracy:.3f}" if accuracy is not None else why
+                grade.manual_score = 0.0
+                comment = gradebook.find_comment(check.answer_id, notebook, assignment, student)
+                note = (f"Verified outside your notebook: {check.grade_id} passed in the notebook, but the model it "
+                        f"trained scored {measured} on fresh data (target {check.target}). Its points are set to 0. "
+                        "Code that changes how models or metrics are scored does not change the grade.")
+                if note not in (comment.manual_comment or ""):  # a rerun adds nothing
+                    comment.manual_comment = "\n\n".join(filter(None, [comment.manual_comment, note]))
+                gradebook.db.commit()
+                row["corrected"] = True
+            rows.append(row)
+    return rows
+
+
+if __name__ == "__main__":  # score_models's fresh process: jobs as JSON on stdin, results as JSON on stdout
+    print(json.dumps([_score_here(path, assignment, notebook, grade_id, int(seed))
+                      for path, assignment, notebook, grade_id, seed in json.load(sys.stdin)]))

@@ -1,0 +1,204 @@
+"""Grading that cannot be gamed or broken (issue 6), with a real ``nbgrader autograde`` in the real sandbox.
+
+- Every adversarial or faulty fixture of ``grading_fixtures`` ends as it must: its status, the cells that score
+  zero, the message in its feedback, the verifier's corrections; no process is left behind.
+- The mixed batch gives every learner the same scores graded one by one (1 worker, SQLite), on 2 workers (SQLite)
+  and on 2 workers against a real PostgreSQL server.
+- A stopped batch reruns safely; the time limit of a whole notebook holds; grades export to CSV.
+
+These need Linux and root (the sandbox); ``make test`` installs what they need (``tools/install_grading.sh``).
+"""
+
+import csv
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import nbformat
+import pytest
+from nbgrader.api import Gradebook
+
+import grading_fixtures as fx
+from autograde_support import expected_scores
+from grader import sandbox
+from grader.batch import export_csv, grade_batch
+from grader.limits import Limits
+from grader.run import nbgrader_environment
+from grader.status import FINAL, StatusBook
+from tools import nbgrader_course as course
+from tools.postgres import temporary_server
+
+pytestmark = pytest.mark.slow
+
+LIMITS = Limits(cell_seconds=20, notebook_seconds=300, memory_bytes=3 * 2**30)
+ANSWERS = course.solution_answers(fx.ASSIGNMENT, fx.NOTEBOOK)
+NAMES = sorted(name for name in fx.fixtures(ANSWERS) if not name.startswith("_"))
+
+
+def scores_in(db_url):
+    """{student: {grade_id: score}} for exercise 1, read from any gradebook."""
+    with Gradebook(db_url) as gradebook:
+        return {submission.student.id: {grade.name: grade.score for nb in submission.notebooks for grade in nb.grades}
+                for submission in gradebook.find_assignment(fx.ASSIGNMENT).submissions}
+
+
+def sqlite(course_folder):
+    return f"sqlite:///{Path(course_folder) / 'gradebook.db'}"
+
+
+def new_course(folder, names):
+    """A scratch course with exercise 1 released and an inbox holding the fixtures ``names``."""
+    folder.mkdir(parents=True)
+    scratch = course.make_course(folder / "course", [fx.ASSIGNMENT])
+    released = course.released_notebook(scratch, fx.ASSIGNMENT, fx.NOTEBOOK)
+    expected = fx.build_inbox(folder / "inbox", released, ANSWERS, names)
+    return scratch, folder / "inbox", expected
+
+
+@pytest.fixture(scope="module", autouse=True)
+def sandbox_ready():
+    assert not sandbox.problems(), "; ".join(sandbox.problems())
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    """Every fixture, graded once in one batch on 2 workers, into SQLite."""
+    scratch, inbox, expected = new_course(tmp_path_factory.mktemp("fixtures"), NAMES)
+    results = grade_batch(scratch, fx.ASSIGNMENT, inbox, workers=2, limits=LIMITS)
+    return SimpleNamespace(course=scratch, inbox=inbox, expected=expected, results={r["student"]: r for r in results},
+                           scores=scores_in(sqlite(scratch)), leftovers=fx.leftover_processes())
+
+
+def feedback_text(batch, name):
+    """What the learner reads: the autograded notebook's notes and outputs, or the feedback file of a refusal."""
+    autograded = batch.course / "autograded" / name / fx.ASSIGNMENT / fx.NOTEBOOK
+    if not autograded.exists():
+        return (batch.course / "feedback" / name / fx.ASSIGNMENT / f"{fx.NOTEBOOK_STEM}.html").read_text()
+    notebook = nbformat.read(autograded, as_version=4)
+    parts = [cell.source for cell in notebook.cells if cell.cell_type == "markdown"]
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            parts += [output.get("text", ""), output.get("ename", ""), output.get("evalue", ""),
+                      *output.get("traceback", [])]
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_each_fixture_ends_as_expected(batch, name):
+    expected, result = batch.expected[name], batch.results[name]
+    assert result["status"] == expected.status, result["message"]
+    assert batch.scores[name] == expected_scores(fx.ASSIGNMENT, fx.NOTEBOOK, expected.zero), result["message"]
+    corrected = sorted(row["grade_id"] for row in result["verified"] if row["corrected"])
+    assert corrected == sorted(expected.corrected)
+    text = feedback_text(batch, name)
+    for phrase in expected.feedback:
+        assert phrase in text, f"{name}: the feedback does not say {phrase!r}"
+
+
+def test_the_run_finished_with_a_final_status_for_everyone_and_no_process_left(batch):
+    book = StatusBook(sqlite(batch.course))
+    statuses = {row["student"]: row["status"] for row in book.all(fx.ASSIGNMENT)}
+    book.close()
+    assert sorted(statuses) == NAMES and set(statuses.values()) <= set(FINAL)
+    assert batch.leftovers == []
+    assert len(scores_in(sqlite(batch.course))) == len(NAMES)  # exactly one submission each
+
+
+def test_the_verifiers_comment_reaches_the_feedback(batch):
+    name = "11_overridden_predict"
+    subprocess.run([sys.executable, "-m", "nbgrader", "generate_feedback", fx.ASSIGNMENT, "--student", name, "--force"],
+                   cwd=batch.course, env=nbgrader_environment(), check=True, capture_output=True)
+    html = (batch.course / "feedback" / name / fx.ASSIGNMENT / f"{fx.NOTEBOOK_STEM}.html").read_text()
+    assert "Verified outside your notebook" in html
+
+
+def test_grades_export_to_csv(batch, tmp_path):
+    rows = list(csv.DictReader(open(export_csv(sqlite(batch.course), fx.ASSIGNMENT, tmp_path / "grades.csv"))))
+    assert [row["student"] for row in rows] == NAMES
+    by_name = {row["student"]: row for row in rows}
+    assert by_name["00_reference"]["score"] == "9.0" and by_name["19_not_json"]["status"] == "invalid"
+
+
+MIXED = [name for name in NAMES if fx.fixtures(ANSWERS)[name][1].mixed]
+
+
+def test_the_mixed_batch_is_big_enough_and_mixed():
+    assert len(MIXED) >= 20
+    assert {"00_reference", "00_too_little_training", "11_overridden_predict", "19_not_json"} <= set(MIXED)
+
+
+def test_one_by_one_gives_the_same_scores_as_two_workers(batch, tmp_path):
+    scratch, inbox, _ = new_course(tmp_path / "serial", MIXED)
+    grade_batch(scratch, fx.ASSIGNMENT, inbox, workers=1, limits=LIMITS)
+    serial = scores_in(sqlite(scratch))
+    assert serial == {name: batch.scores[name] for name in MIXED}
+
+
+def test_two_workers_on_postgresql_give_the_same_scores(batch, tmp_path):
+    scratch, inbox, _ = new_course(tmp_path / "postgres", MIXED)
+    with temporary_server() as db_url:
+        results = grade_batch(scratch, fx.ASSIGNMENT, inbox, workers=2, db_url=db_url, limits=LIMITS)
+        on_postgres = scores_in(db_url)
+        book = StatusBook(db_url)
+        statuses = {row["student"]: row["status"] for row in book.all(fx.ASSIGNMENT)}
+        book.close()
+    assert on_postgres == {name: batch.scores[name] for name in MIXED}
+    assert statuses == {r["student"]: r["status"] for r in results} == {n: batch.results[n]["status"] for n in MIXED}
+
+
+def test_a_stopped_batch_reruns_only_the_unfinished_learners(tmp_path):
+    names = ["00_reference", "00_too_little_training", "19_not_json"]
+    scratch, inbox, _ = new_course(tmp_path / "rerun", names)
+    grade_batch(scratch, fx.ASSIGNMENT, inbox, workers=2, limits=LIMITS)
+    first = scores_in(sqlite(scratch))
+    # Stopped mid-way: the reference learner was queued again, and a new learner arrived.
+    StatusBook(sqlite(scratch)).set("00_reference", fx.ASSIGNMENT, "queued")
+    shutil.copytree(inbox / "00_reference", inbox / "late_reference")
+    again = grade_batch(scratch, fx.ASSIGNMENT, inbox, workers=2, limits=LIMITS)
+    assert sorted(r["student"] for r in again) == ["00_reference", "late_reference"]
+    book = StatusBook(sqlite(scratch))
+    attempts = {row["student"]: row["attempts"] for row in book.all(fx.ASSIGNMENT)}
+    book.close()
+    assert attempts == {"00_reference": 2, "00_too_little_training": 1, "19_not_json": 1, "late_reference": 1}
+    now = scores_in(sqlite(scratch))
+    assert {k: now[k] for k in first} == first and now["late_reference"] == first["00_reference"]
+
+
+def test_a_notebook_over_its_time_limit_is_stopped_and_scores_zero(tmp_path):
+    scratch, inbox, _ = new_course(tmp_path / "slow", ["00_reference"])
+    slow = {**ANSWERS, "to_labels": "import time\ntime.sleep(15)\n" + ANSWERS["to_labels"],
+            "boundary_x2": "import time\ntime.sleep(15)\n" + ANSWERS["boundary_x2"]}
+    released = course.released_notebook(scratch, fx.ASSIGNMENT, fx.NOTEBOOK)
+    nbformat.write(course.fill_answers(released, slow), inbox / "00_reference" / fx.ASSIGNMENT / fx.NOTEBOOK)
+    [result] = grade_batch(scratch, fx.ASSIGNMENT, inbox, workers=1,
+                           limits=Limits(cell_seconds=20, notebook_seconds=30, memory_bytes=3 * 2**30))
+    assert result["status"] == "timed out" and result["seconds"] < 60
+    assert set(scores_in(sqlite(scratch))["00_reference"].values()) == {0.0}
+    feedback = (scratch / "feedback" / "00_reference" / fx.ASSIGNMENT / f"{fx.NOTEBOOK_STEM}.html").read_text()
+    assert "Grading stopped after 30 s" in feedback
+    assert fx.leftover_processes() == []
+
+
+def test_the_sandbox_user_cannot_read_sources_submissions_or_grades(tmp_path):
+    import os
+    import tempfile
+
+    folder = Path(tempfile.mkdtemp(prefix="course-protect-"))  # world-traversable, unlike pytest's tmp_path
+    try:
+        os.chmod(folder, 0o755)
+        scratch = course.make_course(folder / "course", [fx.ASSIGNMENT])
+        for path in [scratch, *scratch.rglob("*")]:
+            os.chmod(path, 0o755 if path.is_dir() else 0o644)
+        sandbox.protect(scratch)
+
+        def readable(path):
+            return subprocess.run(["runuser", "-u", sandbox.SANDBOX_USER, "--", "cat", str(path)],
+                                  capture_output=True).returncode == 0
+
+        assert readable(scratch / "exercises" / fx.ASSIGNMENT / fx.NOTEBOOK)
+        assert not readable(scratch / "solutions" / fx.ASSIGNMENT / fx.NOTEBOOK)
+        assert not readable(scratch / "gradebook.db")
+    finally:
+        shutil.rmtree(folder)
