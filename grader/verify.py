@@ -40,6 +40,20 @@ def _single_neuron(seed):
     return np.concatenate([X_a, X_b]), np.concatenate([y_a, y_b])
 
 
+def _circles(seed):
+    from helpers.data import circles
+
+    X_a, X_b, y_a, y_b = circles(2000, noise=0.03, test_size=0.5, seed=seed)
+    return np.concatenate([X_a, X_b]), np.concatenate([y_a, y_b])
+
+
+def _moons(seed):
+    from helpers.data import moons
+
+    X_a, X_b, y_a, y_b = moons(2000, noise=0.2, test_size=0.5, seed=seed)
+    return np.concatenate([X_a, X_b]), np.concatenate([y_a, y_b])
+
+
 @dataclass(frozen=True)
 class Check:
     grade_id: str       # the test cell whose verdict is checked
@@ -54,6 +68,14 @@ CHECKS = {
         "ch01_single_neuron": [
             Check("test_train_model_reaches_target_on_test_split", "train_model", _single_neuron, 0.92),
             Check("test_train_model_reaches_target_on_hidden_data", "train_model", _single_neuron, 0.92),
+        ],
+    },
+    "ch02_nonlinearity": {
+        "ch02_nonlinearity": [
+            Check("test_fit_circles_separates_the_rings", "fit_circles", _circles, 0.97),
+            Check("test_fit_circles_on_hidden_data", "fit_circles", _circles, 0.97),
+            Check("test_fit_moons_separates_the_moons", "fit_moons", _moons, 0.93),
+            Check("test_fit_moons_on_hidden_data", "fit_moons", _moons, 0.93),
         ],
     },
 }

@@ -50,7 +50,7 @@ def sqlite(course_folder):
 
 def new_course(folder, names):
     """A scratch course with exercise 1 released and an inbox holding the fixtures ``names``."""
-    folder.mkdir(parents=True)
+    folder.mkdir(parents=True, exist_ok=True)
     scratch = course.make_course(folder / "course", [fx.ASSIGNMENT])
     released = course.released_notebook(scratch, fx.ASSIGNMENT, fx.NOTEBOOK)
     expected = fx.build_inbox(folder / "inbox", released, ANSWERS, names)
