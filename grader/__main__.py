@@ -58,7 +58,9 @@ def main(argv=None):
                                            if (p / args.assignment).is_dir())
         for student in students:
             for row in verify_student(course, db_url, args.assignment, student):
-                if row["disagrees"]:
+                if row["unverified"]:
+                    print(f"{student}: {row['grade_id']} passed in the kernel and could not be verified: {row['why']}")
+                elif row["disagrees"]:
                     print(f"{student}: {row['grade_id']} in the kernel {row['in_kernel']}, verified accuracy "
                           f"{row['verified_accuracy']} (target {row['target']})"
                           + (" -> set to 0" if row["corrected"] else " (left as it is)"))

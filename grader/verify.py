@@ -5,14 +5,19 @@ in ``autograded/<student>/<assignment>/verify/``. For each model this module
 
 1. starts a fresh Python process, with a memory and time limit, that loads the file with Keras's **safe mode**
    (no code from the file runs: a ``Lambda`` layer or an unknown custom class makes loading fail);
-2. draws fresh data the same way as the test, from a seed derived from the course's secret
-   (``.grader/secret``, readable by the instructor only: never in the kernel's files, memory or environment);
-3. computes the accuracy with its own NumPy code from the model's forward pass.
+2. gets the data: for the synthetic tasks (exercises 1 and 2) fresh data drawn the same way as the test's, from a
+   seed derived from the course's secret (``.grader/secret``, readable by the instructor only: never in the
+   kernel's files, memory or environment); for the public data sets (digits, breast cancer, wine, Fashion-MNIST,
+   exercises 3 to 5), which have no unseen data, the test's own evaluation split, read by this process;
+3. applies the test's preprocessing when there is one (a scaler kept as ``x @ matrix + offset``, never unpickled)
+   and computes the accuracy with its own NumPy code from the model's predictions.
 
 A test that passed in the kernel but whose model scores far below the target (more than ``tolerance`` under it,
 a margin that covers the sampling noise of the in-kernel test, so an honest model that passed never fails here)
 gets a manual score of 0 and a comment on the learner's answer cell, which ``nbgrader generate_feedback`` shows.
-A test that failed in the kernel is never raised: it may check more than accuracy. Every disagreement is listed.
+A test that failed in the kernel is never raised: it may check more than accuracy. A model that cannot be scored
+(not kept, not loadable in safe mode, preprocessing that is not affine) keeps its in-kernel grade and is listed
+as unverified for the instructor to look at. Every disagreement is listed.
 
 ``python -m grader verify ASSIGNMENT`` runs it after ``nbgrader autograde``; ``grader.batch`` runs it for each
 learner as soon as they are graded.
@@ -54,6 +59,39 @@ def _moons(seed):
     return np.concatenate([X_a, X_b]), np.concatenate([y_a, y_b])
 
 
+def _split(loader, test_size, seed, scale=1.0, part="test"):
+    """The evaluation split of a public data set exactly as the test draws it (the seed is the test's own)."""
+    def data(_secret_seed):
+        X_train, X_test, y_train, y_test = loader(test_size=test_size, seed=seed)
+        return (X_test, y_test) if part == "test" else (X_train, y_train)
+    return lambda secret_seed: tuple(np.asarray(a, dtype="float64") / (scale if i == 0 else 1)
+                                     for i, a in enumerate(data(secret_seed)))
+
+
+def _digits(seed):
+    from helpers.data import digits
+    return _split(digits, 0.25, seed, scale=16.0)
+
+
+def _cancer(seed):
+    from helpers.data import breast_cancer
+    return _split(breast_cancer, 0.25, seed)
+
+
+def _wine(seed):
+    from helpers.data import wine
+    return _split(wine, 0.25, seed)
+
+
+def _fashion(half):
+    def data(_secret_seed):
+        from helpers.data import fashion_mnist
+        _, (x_test, y_test) = fashion_mnist()
+        part = slice(0, 5000) if half == 0 else slice(5000, None)
+        return x_test[part].astype("float32"), y_test[part]
+    return data
+
+
 @dataclass(frozen=True)
 class Check:
     grade_id: str       # the test cell whose verdict is checked
@@ -61,6 +99,7 @@ class Check:
     data: object        # seed -> (X, y), fresh data drawn as the test draws its own
     target: float
     tolerance: float = 0.03
+    hidden: bool = True  # False: a public data set, scored on the test's own split (there is no unseen data)
 
 
 CHECKS = {
@@ -76,6 +115,26 @@ CHECKS = {
             Check("test_fit_circles_on_hidden_data", "fit_circles", _circles, 0.97),
             Check("test_fit_moons_separates_the_moons", "fit_moons", _moons, 0.93),
             Check("test_fit_moons_on_hidden_data", "fit_moons", _moons, 0.93),
+        ],
+    },
+    "ch03_learning_rate": {
+        "ch03_learning_rate": [
+            Check("test_train_given_model_reaches_the_target", "train_given_model", _digits(0), 0.90, 0.01, False),
+            Check("test_train_given_model_on_a_fresh_split", "train_given_model", _digits(2718), 0.90, 0.01, False),
+        ],
+    },
+    "ch04_normalization": {
+        "ch04_normalization": [
+            Check("test_fit_cancer_reaches_the_target", "fit_cancer", _cancer(0), 0.94, 0.01, False),
+            Check("test_fit_cancer_on_a_fresh_split", "fit_cancer", _cancer(4711), 0.94, 0.01, False),
+            Check("test_fit_wine_normalizes_and_reaches_the_target", "fit_wine", _wine(0), 0.93, 0.01, False),
+            Check("test_fit_wine_on_a_fresh_split", "fit_wine", _wine(1618), 0.93, 0.01, False),
+        ],
+    },
+    "ch05_multiclass": {
+        "ch05_multiclass": [
+            Check("test_fit_fashion_reaches_the_target_within_budget", "fit_fashion", _fashion(0), 0.88, 0.01, False),
+            Check("test_fit_fashion_on_the_other_half", "fit_fashion", _fashion(1), 0.88, 0.01, False),
         ],
     },
 }
@@ -133,8 +192,14 @@ def _score_here(model_path, assignment, notebook, grade_id, seed):
     except Exception as error:
         return {"accuracy": None, "error": f"the saved model could not be loaded in safe mode: {error}"[:300]}
     X, y = check.data(seed)
+    model_path = Path(model_path)
+    if model_path.with_suffix(".unverifiable").exists():
+        return {"accuracy": None, "error": "unverifiable: " + model_path.with_suffix(".unverifiable").read_text()}
+    if model_path.with_suffix(".npz").exists():  # the test's preprocessing, kept as numbers (never unpickled)
+        with np.load(model_path.with_suffix(".npz"), allow_pickle=False) as affine:
+            X = np.asarray(X, dtype="float64").reshape(len(X), -1) @ affine["matrix"] + affine["offset"]
     try:
-        outputs = np.asarray(model(np.asarray(X, dtype="float32"), training=False))
+        outputs = np.asarray(model.predict(np.asarray(X, dtype="float32"), batch_size=1024, verbose=0))
     except Exception as error:
         return {"accuracy": None, "error": f"the saved model could not predict: {error}"[:300]}
     if outputs.ndim != 2 or len(outputs) != len(y):
@@ -165,12 +230,13 @@ def verify_student(course, db_url, assignment, student):
         for notebook, check, grade in found:
             passed_in_kernel = grade.auto_score is not None and grade.auto_score >= grade.max_score
             accuracy, why = scored.get(check.grade_id, (None, "no model was kept for verification"))
-            verified = accuracy is not None and accuracy >= check.target - check.tolerance
+            verified = None if accuracy is None else accuracy >= check.target - check.tolerance
             row = {"student": student, "grade_id": check.grade_id, "in_kernel": grade.auto_score,
                    "verified_accuracy": accuracy, "target": check.target, "corrected": False,
-                   "disagrees": passed_in_kernel != verified, "why": why}
-            if passed_in_kernel and not verified:
-                measured = f"accuracy {accuracy:.3f}" if accuracy is not None else why
+                   "disagrees": verified is not None and passed_in_kernel != verified,
+                   "unverified": passed_in_kernel and verified is None, "why": why}
+            if passed_in_kernel and verified is False:
+                measured = f"accuracy {accuracy:.3f}"
                 grade.manual_score = 0.0
                 comment = gradebook.find_comment(check.answer_id, notebook, assignment, student)
                 note = (f"Verified outside your notebook: {check.grade_id} passed in the notebook, but the model it "

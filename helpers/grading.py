@@ -319,12 +319,15 @@ def check_probability_outputs(model, X, n_classes):
                              f"end it with Dense({n_classes}, activation='softmax').")
 
 
-def keep_for_verification(model, name, folder="verify"):
+def keep_for_verification(model, name, folder="verify", transform=None):
     """Save a graded model as ``verify/<name>.keras`` for ``grader.verify``; hidden tests call this.
 
-    The verifier loads the file in a fresh process, in Keras's safe mode, and scores it on data that never existed
-    in the learner's kernel, so a notebook that fakes ``evaluate``, ``predict`` or the metrics gains nothing. A
-    model that cannot be saved is reported, not raised: the in-kernel verdict stands until the verifier runs.
+    The verifier loads the file in a fresh process, in Keras's safe mode, and scores it again outside the
+    learner's kernel, so a notebook that fakes ``evaluate``, ``predict`` or the metrics gains nothing.
+    ``transform`` is the preprocessing the test applies before the model (a fitted scaler's ``transform``); it is
+    kept as numbers, ``x @ matrix + offset``, when it is affine (every scikit-learn scaler is), and otherwise the
+    model is marked unverifiable (``<name>.unverifiable``), which leaves its grade to the in-kernel test. Failures
+    are reported, never raised.
     """
     from pathlib import Path
 
@@ -332,6 +335,15 @@ def keep_for_verification(model, name, folder="verify"):
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         model.save(path)
+        if transform is not None:
+            n_features = int(model.inputs[0].shape[-1])
+            offset = np.asarray(transform(np.zeros((1, n_features))), dtype="float64")
+            matrix = np.asarray(transform(np.eye(n_features)), dtype="float64") - offset
+            probe = np.random.default_rng(0).normal(size=(16, n_features)) * 100
+            if not np.allclose(np.asarray(transform(probe), dtype="float64"), probe @ matrix + offset, rtol=1e-6,
+                               atol=1e-6):
+                path.with_suffix(".unverifiable").write_text("the preprocessing is not affine")
+            np.savez(path.with_suffix(".npz"), matrix=matrix, offset=offset)
     except Exception as error:  # a learner's object that is not a savable model: the verifier will say so
         print(f"(The grader could not keep this model for verification: {type(error).__name__}: {error})")
     return path

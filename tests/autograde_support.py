@@ -2,6 +2,7 @@
 
 import pytest
 
+from grader.verify import CHECKS, verify_student
 from tools import nbgrader_course as course
 
 
@@ -86,6 +87,16 @@ class AutogradeSuite:
             errors = [output for output in outputs if output.output_type == "error"]
             assert len(errors) == 1 and errors[0].ename == "TaskFeedback", (test, outputs)
             assert len(errors[0].traceback) == 1 and "has not been attempted yet" in errors[0].traceback[0], test
+
+    @pytest.mark.slow
+    def test_the_solutions_models_pass_the_verification_outside_the_kernel(self, graded, scratch):
+        """grader.verify scores every model the reference kept, in a fresh process: all verified, nothing corrected."""
+        rows = verify_student(scratch, f"sqlite:///{scratch / 'gradebook.db'}", self.ASSIGNMENT, "solution")
+        expected = CHECKS[self.ASSIGNMENT][self.NOTEBOOK.removesuffix(".ipynb")]
+        assert sorted(row["grade_id"] for row in rows) == sorted(check.grade_id for check in expected)
+        for row in rows:
+            assert row["verified_accuracy"] is not None and not row["corrected"] and not row["disagrees"], row
+            assert row["verified_accuracy"] >= row["target"], row
 
     @pytest.mark.slow
     def test_solved_visible_tests_say_correct(self, graded, scratch):

@@ -62,10 +62,8 @@ class TestExercise2(AutogradeSuite):
 
     @pytest.mark.slow
     def test_verification_outside_the_kernel(self, graded, scratch):
-        """The reference models verify; the faked circles model loses both circles tests, with a comment."""
+        """The faked circles model loses both circles tests, with a comment; its honest moons model keeps its points."""
         db_url = f"sqlite:///{scratch / 'gradebook.db'}"
-        solution = verify_student(scratch, db_url, self.ASSIGNMENT, "solution")
-        assert len(solution) == 4 and not any(row["corrected"] or row["disagrees"] for row in solution), solution
         faked = verify_student(scratch, db_url, self.ASSIGNMENT, "faked_circles")
         assert sorted(row["grade_id"] for row in faked if row["corrected"]) == sorted(TASKS["Task 1"]), faked
         with Gradebook(db_url) as gradebook:

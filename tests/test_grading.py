@@ -212,3 +212,27 @@ def test_feedback_keeps_the_traceback_of_an_error_in_the_learners_code():
     with pytest.raises(ZeroDivisionError):
         with feedback("Task 1"):
             1 / 0
+
+
+def test_keep_for_verification_saves_the_model_and_an_affine_preprocessing_as_numbers(tmp_path):
+    from sklearn.preprocessing import QuantileTransformer, StandardScaler
+
+    from helpers.grading import keep_for_verification
+
+    X = np.random.default_rng(0).normal(3.0, 2.0, size=(50, 3))
+    model = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(1, activation="sigmoid")])
+    scaler = StandardScaler().fit(X)
+    path = keep_for_verification(model, "scaled", folder=tmp_path, transform=scaler.transform)
+    assert path.is_file() and not path.with_suffix(".unverifiable").exists()
+    with np.load(path.with_suffix(".npz")) as affine:
+        np.testing.assert_allclose(X @ affine["matrix"] + affine["offset"], scaler.transform(X), atol=1e-9)
+    quantiles = QuantileTransformer(n_quantiles=20).fit(X)
+    path = keep_for_verification(model, "quantiles", folder=tmp_path, transform=quantiles.transform)
+    assert path.with_suffix(".unverifiable").read_text() == "the preprocessing is not affine"
+
+
+def test_keep_for_verification_reports_an_object_it_cannot_save(tmp_path, capsys):
+    from helpers.grading import keep_for_verification
+
+    keep_for_verification(object(), "nothing", folder=tmp_path)
+    assert "could not keep this model for verification" in capsys.readouterr().out

@@ -72,12 +72,16 @@ def batch(tmp_path_factory):
 
 
 def feedback_text(batch, name):
-    """What the learner reads: the autograded notebook's notes and outputs, or the feedback file of a refusal."""
+    """What the learner reads: the autograded notebook's notes and outputs and the gradebook's comments on their
+    answers (nbgrader's feedback shows both), or the feedback file of a refusal."""
     autograded = batch.course / "autograded" / name / fx.ASSIGNMENT / fx.NOTEBOOK
     if not autograded.exists():
         return (batch.course / "feedback" / name / fx.ASSIGNMENT / f"{fx.NOTEBOOK_STEM}.html").read_text()
     notebook = nbformat.read(autograded, as_version=4)
-    parts = [cell.source for cell in notebook.cells if cell.cell_type == "markdown"]
+    with Gradebook(sqlite(batch.course)) as gradebook:
+        submission = gradebook.find_submission(fx.ASSIGNMENT, name)
+        parts = [comment.comment or "" for nb in submission.notebooks for comment in nb.comments]
+    parts += [cell.source for cell in notebook.cells if cell.cell_type == "markdown"]
     for cell in notebook.cells:
         for output in cell.get("outputs", []):
             parts += [output.get("text", ""), output.get("ename", ""), output.get("evalue", ""),
