@@ -32,11 +32,18 @@ def test_errors_and_answer_cells_are_left_alone():
 
 
 def test_the_course_config_runs_the_plugin_right_after_execution():
+    """Execution is grader.execute.RecoveringExecute (nbgrader's Execute, hardened), followed by the plugin."""
     from traitlets.config import Config
     import runpy
 
+    from nbgrader.preprocessors import Execute
+
+    from grader.execute import RecoveringExecute
+
     namespace = runpy.run_path("nbgrader_config.py", init_globals={"get_config": Config})
-    names = [pp.__name__ for pp in namespace["c"].Autograde.autograde_preprocessors]
-    assert names[names.index("Execute") + 1] == "StderrAsStdout"
+    preprocessors = namespace["c"].Autograde.autograde_preprocessors
+    names = [pp.__name__ for pp in preprocessors]
+    assert "Execute" not in names and issubclass(RecoveringExecute, Execute)
+    assert preprocessors[names.index("RecoveringExecute") + 1].__name__ == "StderrAsStdout"
     assert namespace["c"].CourseDirectory.source_directory == "solutions"
     assert namespace["c"].CourseDirectory.release_directory == "exercises"
