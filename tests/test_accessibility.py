@@ -12,7 +12,7 @@ import nbformat
 import pytest
 
 from helpers import plots
-from tools.site import ROOT, chapter_files
+from tools.site import ROOT, chapter_files, figure_cells
 
 SOURCES = [*sorted((ROOT / "helpers").glob("*.py")), *[ROOT / f"{name}.ipynb" for name in chapter_files()],
            *sorted(ROOT.glob("solutions/*/*.ipynb"))]
@@ -20,14 +20,9 @@ SOURCES = [*sorted((ROOT / "helpers").glob("*.py")), *[ROOT / f"{name}.ipynb" fo
 NEUTRAL = {"k", "black", "gray", "grey", "white", "lightgray", "lightgrey", "darkgray", "darkgrey"}
 
 
-def figure_cells(path):
-    notebook = nbformat.read(path, as_version=4)
-    return [cell for cell in notebook.cells if cell.cell_type == "code" and "hide-input" in cell.metadata.get("tags", [])]
-
-
 @pytest.mark.parametrize("name", chapter_files())
 def test_every_figure_cell_has_a_caption_and_alt_text(name):
-    for cell in figure_cells(ROOT / f"{name}.ipynb"):
+    for cell in figure_cells(name):
         options = cell.metadata.get("mystnb", {})
         caption, alt = options.get("figure", {}).get("caption", ""), options.get("image", {}).get("alt", "")
         assert len(caption) > 20, f"{name}: figure cell without a caption:\n{cell.source}"

@@ -47,12 +47,6 @@ def heading(page):
     return page.locator("main h1").first.inner_text().strip().rstrip("#").strip().replace("\u2019", "'")
 
 
-def figure_cells(name):
-    """The code cells of a chapter that draw a figure: the chapters tag them ``hide-input``."""
-    notebook = nbformat.read(site.ROOT / f"{name}.ipynb", as_version=4)
-    return [cell for cell in notebook.cells if cell.cell_type == "code" and "hide-input" in cell.metadata.get("tags", [])]
-
-
 @pytest.fixture(scope="module")
 def book(tmp_path_factory):
     """Build the book into a fresh folder with the network cut, then again with no change; time both."""
@@ -130,7 +124,7 @@ def test_every_figure_loaded_and_has_a_caption_and_alt_text(page, name):
     found = images.evaluate_all("""images => images.map(image => ({
         src: image.getAttribute('src'), width: image.naturalWidth, alt: image.alt || '',
         caption: image.closest('figure')?.querySelector('figcaption')?.innerText || ''}))""")
-    assert len(found) == len(figure_cells(name)), f"{name}: {len(found)} images for {len(figure_cells(name))} figure cells"
+    assert len(found) == len(site.figure_cells(name)), f"{name}: {len(found)} images for {len(site.figure_cells(name))} figure cells"
     for image in found:
         assert image["width"] > 0, f"{name}: {image['src']} did not load"
         assert len(image["alt"]) > 40 and not image["alt"].endswith(".png"), f"{name}: {image['src']} has no alt text"

@@ -6,7 +6,6 @@ step runs ``nbgrader`` in a subprocess, in a course folder of its own, so the re
 ``exercises/`` and any instructor gradebook are never touched by a test.
 """
 
-import os
 import re
 import shutil
 import subprocess
@@ -14,6 +13,8 @@ import sys
 from pathlib import Path
 
 import nbformat
+
+from grader.run import nbgrader_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = ROOT / "solutions"
@@ -32,12 +33,7 @@ def notebook_names(assignment):
 
 
 def _environment():
-    env = dict(os.environ)
-    # nbgrader runs `alembic` from PATH, and kernels must start from this same Python.
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
-    return env
+    return nbgrader_environment()  # this Python's bin on PATH (alembic, kernels), the repository on PYTHONPATH
 
 
 def nbgrader(course, *args, check=True, timeout=1800):

@@ -57,6 +57,14 @@ def can_cut_network():
         return False
 
 
+def figure_cells(name):
+    """The code cells of a chapter that draw a figure: the chapters tag them ``hide-input``."""
+    import nbformat
+
+    notebook = nbformat.read(ROOT / f"{name}.ipynb", as_version=4)
+    return [cell for cell in notebook.cells if cell.cell_type == "code" and "hide-input" in cell.metadata.get("tags", [])]
+
+
 def build(output, *, offline=False, all_pages=False, log=None):
     """Run ``jupyter-book build`` of this repository into ``output/_build/html``; return the seconds it took.
 
