@@ -16,6 +16,11 @@ The command line is ``python -m grader --help``.
 
 import os as _os
 import sys as _sys
+import warnings as _warnings
+
+# nbgrader's gradebook makes SQLAlchemy 2 warn about objects "not in session" (harmless: they are added right
+# after); in a batch these warnings came from every worker and broke the progress bar.
+_warnings.filterwarnings("ignore", message=r"Object of type <\w+> not in session", module=r"nbgrader\.")
 
 # nbgrader's Gradebook runs the `alembic` program from PATH: make sure it is this environment's.
 _bin = _os.path.dirname(_sys.executable)

@@ -4,7 +4,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from grader.batch import default_db_url, export_csv, grade_batch
+from grader.batch import default_db_url, export_csv, grade_batch, total_score, verify_line
 from grader.limits import Limits
 from grader.status import StatusBook
 from grader.verify import verify_student
@@ -36,6 +36,7 @@ def main(argv=None):
     export = commands.add_parser("export", help="write grades and statuses to CSV")
     export.add_argument("assignment")
     export.add_argument("csv", type=Path)
+    export.add_argument("--force", action="store_true", help="overwrite CSV even if another program wrote it")
 
     status = commands.add_parser("status", help="list each learner's grading status")
     status.add_argument("assignment")
@@ -46,32 +47,71 @@ def main(argv=None):
     if args.command == "batch":
         limits = Limits(cell_seconds=args.cell_seconds, notebook_seconds=args.notebook_seconds,
                         memory_bytes=int(args.memory_gib * 2**30))
-        results = grade_batch(course, args.assignment, args.inbox, workers=args.workers, db_url=db_url,
-                              limits=limits, regrade=args.regrade, scheduler=args.scheduler,
-                              sandboxed=not args.unsafe_no_sandbox)
+        try:
+            results = grade_batch(course, args.assignment, args.inbox, workers=args.workers, db_url=db_url,
+                                  limits=limits, regrade=args.regrade, scheduler=args.scheduler,
+                                  sandboxed=not args.unsafe_no_sandbox)
+        except ValueError as refused:  # an inbox that cannot be graded safely: nothing was touched
+            print(f"Nothing was graded: {refused}", file=sys.stderr)
+            return 2
         for result in results:
-            corrected = [row["grade_id"] for row in result.get("verified", []) if row["corrected"]]
-            print(f"{result['student']:24s} {result['status']:10s} {result['seconds'] or 0:6.1f} s"
-                  + (f"  corrected by the verifier: {', '.join(corrected)}" if corrected else ""))
+            print(learner_line(result))
+        graded = [r for r in results if not r.get("skipped")]
+        print(f"{len(graded)} learner(s) graded or refused, {len(results) - len(graded)} skipped; feedback is in "
+              f"feedback/<student>/{args.assignment}/.")
     elif args.command == "verify":
-        students = args.students or sorted(p.name for p in (course / "autograded").iterdir()
-                                           if (p / args.assignment).is_dir())
+        autograded = course / "autograded"
+        students = args.students or (sorted(p.name for p in autograded.iterdir() if (p / args.assignment).is_dir())
+                                     if autograded.is_dir() else [])
+        if not students:
+            print(f"No learner is autograded for {args.assignment}: nothing to verify.")
+        counts = {"agree": 0, "corrected": 0, "unverified": 0, "left": 0}
         for student in students:
-            for row in verify_student(course, db_url, args.assignment, student):
-                if row["unverified"]:
-                    print(f"{student}: {row['grade_id']} passed in the kernel and could not be verified: {row['why']}")
-                elif row["disagrees"]:
-                    print(f"{student}: {row['grade_id']} in the kernel {row['in_kernel']}, verified accuracy "
-                          f"{row['verified_accuracy']} (target {row['target']})"
-                          + (" -> set to 0" if row["corrected"] else " (left as it is)"))
+            rows = verify_student(course, db_url, args.assignment, student)
+            for row in rows:
+                kind = ("corrected" if row["corrected"] else "unverified" if row["unverified"]
+                        else "left" if row["disagrees"] else "agree")
+                counts[kind] += 1
+            print(f"{student}: {verify_line(rows)}")
+        if students:
+            print(f"Verified {len(students)} learner(s): {counts['agree']} test(s) agree, {counts['corrected']} set "
+                  f"to 0, {counts['unverified']} passed but could not be verified, {counts['left']} failed in the "
+                  "kernel and were left as they are. Run `nbgrader generate_feedback "
+                  f"{args.assignment} --force` so that feedback shows the changes.")
     elif args.command == "export":
-        print(export_csv(db_url, args.assignment, args.csv))
+        try:
+            print(export_csv(db_url, args.assignment, args.csv, force=args.force))
+        except FileExistsError as error:
+            print(error, file=sys.stderr)
+            return 1
     elif args.command == "status":
         book = StatusBook(db_url)
-        for row in book.all(args.assignment):
-            print(f"{row['student']:24s} {row['status']:10s} attempts {row['attempts']}  {row['message'][:80]}")
+        rows = book.all(args.assignment)
         book.close()
+        if not rows:
+            print(f"No learner has been graded for {args.assignment} with `python -m grader batch`.")
+        for row in rows:
+            row["score"], row["max_score"] = total_score(db_url, args.assignment, row["student"])
+            print(learner_line(row, attempts=True))
     return 0
+
+
+def _points(value):
+    return "-" if value is None else f"{value:g}"
+
+
+def learner_line(result, attempts=False):
+    """One learner's line in `batch` and `status`: status, score, time, and what the verifier changed."""
+    line = (f"{result['student']:24s} {result['status']:10s} {_points(result.get('score')):>5s}/"
+            f"{_points(result.get('max_score')):<5s}")
+    if result.get("skipped"):
+        return line + f" skipped: {result['skipped']}"
+    line += f" {result['seconds'] or 0:6.1f} s"
+    if attempts:
+        line += f"  attempts {result['attempts']}"
+    if result.get("message"):
+        line += f"  {result['message'].splitlines()[0][:160]}"
+    return line
 
 
 if __name__ == "__main__":

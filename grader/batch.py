@@ -9,11 +9,18 @@
   environment; the code is the same.
 - **Gradebook**: nbgrader's ``db_url``. SQLite (the default, ``<course>/gradebook.db``) takes a few workers on one
   machine; PostgreSQL takes many, on many machines.
-- **Stop and rerun**: each learner has one ``grading_status`` row (``grader.status``). A rerun grades only the
-  learners whose row is missing or unfinished (``queued``), or everyone with ``regrade=True``; grading a learner
-  replaces their submission, so nobody ever has two, and nothing of the others changes.
+- **Stop and rerun**: each learner has one ``grading_status`` row (``grader.status``). A rerun skips a learner
+  whose result stands: status ``graded``, ``missing``, ``invalid``, ``too large`` or ``timed out`` *and* the same
+  submission as then (``fingerprint``); it grades everyone else: new learners, unfinished rows, ``error`` rows and
+  anyone whose notebook changed (a ``missing`` learner who has now submitted). ``regrade=True`` grades everyone.
+  Every skipped learner is in the results, with why. Grading a learner replaces their submission, so nobody ever
+  has two, and nothing of the others changes.
+- **The inbox is only read** (``grader.run.check_inbox``), so ``submitted/`` itself can be the inbox.
+- **Feedback follows the gradebook**: grading a learner deletes their old feedback, and the batch ends with
+  ``nbgrader generate_feedback``, which writes it again for every graded learner who has none.
 """
 
+import hashlib
 import sys
 import tempfile
 import time
@@ -21,8 +28,8 @@ from pathlib import Path
 
 from grader import sandbox
 from grader.limits import Limits
-from grader.run import grade_submission, nbgrader_environment
-from grader.status import FINAL, StatusBook
+from grader.run import check_inbox, grade_submission, grader_folder, nbgrader_environment
+from grader.status import SETTLED, StatusBook
 from grader.verify import verify_student
 
 
@@ -46,9 +53,55 @@ def ensure_assignment(course, assignment, db_url):
                    cwd=course, env=nbgrader_environment(), check=True, capture_output=True)
 
 
+def fingerprint(inbox, student, assignment):
+    """SHA-256 of a learner's submitted files (names and contents): it changes when they submit again."""
+    folder = Path(inbox) / student / assignment
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []:
+        digest.update(str(path.relative_to(folder)).encode() + b"\0")
+        with open(path, "rb") as stream:
+            digest.update(hashlib.file_digest(stream, "sha256").digest())
+    return digest.hexdigest()
+
+
+def total_score(db_url, assignment, student):
+    """``(score, max_score)`` of a learner's submission in the gradebook, or ``(None, None)``."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(db_url) as gradebook:
+        try:
+            submission = gradebook.find_submission(assignment, student)
+        except MissingEntry:
+            return None, None
+        return submission.score, submission.max_score
+
+
+def verify_line(rows):
+    """What the verifier did for one learner, in a few words."""
+    parts, agree, nothing = [], 0, 0
+    for row in rows:
+        if row["corrected"]:
+            parts.append(f"{row['grade_id']} set to 0 (accuracy {row['verified_accuracy']:.3f}, target {row['target']})")
+        elif row["unverified"]:
+            parts.append(f"{row['grade_id']} could not be verified ({row['why']}); its grade stands")
+        elif row["disagrees"]:
+            parts.append(f"{row['grade_id']} failed in the kernel but scored {row['verified_accuracy']:.3f} here; "
+                         "left at its kernel score")
+        elif row["verified_accuracy"] is None:
+            nothing += 1
+        else:
+            agree += 1
+    if agree:
+        parts.append(f"{agree} model(s) verified, in agreement with the kernel")
+    if nothing:
+        parts.append(f"{nothing} test(s) failed in the kernel with no model to verify")
+    return "; ".join(parts) or "no model to verify"
+
+
 def grade_and_verify(course, assignment, student, inbox, db_url, limits, scratch_root, sandboxed):
     """One learner, start to end; this is what a Dask worker runs. Never raises: errors become a status."""
     try:
+        submitted = fingerprint(inbox, student, assignment)
         result = grade_submission(course, assignment, student, inbox, db_url=db_url, limits=limits,
                                   scratch_root=scratch_root, sandboxed=sandboxed)
         if result["status"] == "error" and "database is locked" in result["message"]:
@@ -56,10 +109,15 @@ def grade_and_verify(course, assignment, student, inbox, db_url, limits, scratch
             result = grade_submission(course, assignment, student, inbox, db_url=db_url, limits=limits,
                                       scratch_root=scratch_root, sandboxed=sandboxed)
         result["verified"] = verify_student(course, db_url, assignment, student) if result["status"] == "graded" else []
+        if any(row["corrected"] or row["unverified"] for row in result["verified"]):
+            result["message"] = " ".join(filter(None, [result["message"],
+                                                       "Verifier: " + verify_line(result["verified"])]))
+        result["fingerprint"] = submitted
+        result["score"], result["max_score"] = total_score(db_url, assignment, student)
         return result
     except Exception as error:  # the grader's own failure: recorded, and the batch goes on
         return {"student": student, "assignment": assignment, "status": "error", "message": repr(error)[:2000],
-                "seconds": None, "verified": []}
+                "seconds": None, "verified": [], "fingerprint": None, "score": None, "max_score": None}
 
 
 def _bar(done, total, started, workers, stream):
@@ -81,12 +139,26 @@ def grade_batch(course, assignment, inbox, *, workers=2, db_url=None, limits=Lim
     if sandboxed and sandbox.problems():
         raise RuntimeError("Cannot grade in the sandbox: " + "; ".join(sandbox.problems()) +
                            ". Fix that, or pass sandboxed=False (--unsafe-no-sandbox) on a machine you trust.")
+    check_inbox(course, inbox)
     ensure_assignment(course, assignment, db_url)
+    grader_folder(course)
     if sandboxed:
         sandbox.protect(course)
     students = sorted(p.name for p in Path(inbox).iterdir() if p.is_dir())
     book = StatusBook(db_url)
-    todo = [s for s in students if regrade or (book.get(s, assignment) or {}).get("status") not in FINAL]
+    todo, skipped = [], []
+    for student in students:
+        row = book.get(student, assignment) or {}
+        if not regrade and row.get("status") in SETTLED and row.get("fingerprint") == fingerprint(inbox, student,
+                                                                                                 assignment):
+            score, max_score = total_score(db_url, assignment, student)
+            skipped.append({**row, "score": score, "max_score": max_score, "verified": [], "seconds": None,
+                            "skipped": f"already {row['status']}, and the submission has not changed since"})
+        else:
+            todo.append(student)
+    if skipped and progress:
+        progress.write(f"Skipping {len(skipped)} learner(s) whose result stands (same submission as when graded; "
+                       f"--regrade grades them again): {', '.join(r['student'] for r in skipped)}\n")
     for student in todo:
         book.set(student, assignment, "queued")
     scratch_root = tempfile.mkdtemp(prefix="course-grader-")
@@ -103,7 +175,7 @@ def grade_batch(course, assignment, inbox, *, workers=2, db_url=None, limits=Lim
             for future in as_completed(futures):
                 result = future.result()
                 book.set(result["student"], assignment, result["status"], result["message"], result["seconds"],
-                         attempt=True)
+                         attempt=True, fingerprint=result["fingerprint"])
                 results.append(result)
                 if progress:
                     _bar(len(results), len(todo), started, workers, progress)
@@ -113,14 +185,49 @@ def grade_batch(course, assignment, inbox, *, workers=2, db_url=None, limits=Lim
         book.close()
         if progress:
             progress.write("\n")
-    return sorted(results, key=lambda r: r["student"])
+    if todo:
+        write_feedback(course, assignment, db_url)
+    return sorted(results + skipped, key=lambda r: r["student"])
 
 
-def export_csv(db_url, assignment, path):
-    """Write one row per learner: status, message, total score and each graded cell's score."""
+def write_feedback(course, assignment, db_url):
+    """``nbgrader generate_feedback`` for every autograded learner of ``assignment`` who has no feedback yet.
+
+    Grading a learner deletes their old feedback first, so after a batch each learner's feedback is the one of
+    their current gradebook row: the HTML of their graded notebook, or the note that says why it was not graded.
+    """
+    import subprocess
+
+    done = subprocess.run([sys.executable, "-m", "nbgrader", "generate_feedback", assignment, f"--db={db_url}"],
+                          cwd=course, env=nbgrader_environment(), capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"nbgrader generate_feedback failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}")
+
+
+CSV_HEADER = ["student", "status", "score", "max_score"]
+
+
+def export_csv(db_url, assignment, path, *, force=False):
+    """Write one row per learner: status, message, total score and each graded cell's score.
+
+    Raises
+    ------
+    FileExistsError
+        If ``path`` exists and is not a file this function wrote (say, ``nbgrader export``'s ``grades.csv``),
+        unless ``force``.
+    """
     import csv
 
     from nbgrader.api import Gradebook, MissingEntry
+
+    path = Path(path)
+    if path.exists() and not force:
+        with open(path, newline="", errors="replace") as stream:
+            first = next(csv.reader(stream), [])
+        if first[:len(CSV_HEADER)] != CSV_HEADER:
+            raise FileExistsError(f"{path} exists and was not written by `python -m grader export` (its first line "
+                                  f"is {','.join(first)[:80]!r}): choose another file name, or add --force to "
+                                  "overwrite it.")
 
     book = StatusBook(db_url)
     statuses = {row["student"]: row for row in book.all(assignment)}
@@ -130,8 +237,7 @@ def export_csv(db_url, assignment, path):
                         for g in nb.grade_cells})
         with open(path, "w", newline="") as stream:
             writer = csv.writer(stream)
-            writer.writerow(["student", "status", "score", "max_score", *[f"{nb}:{cell}" for nb, cell in cells],
-                             "message"])
+            writer.writerow([*CSV_HEADER, *[f"{nb}:{cell}" for nb, cell in cells], "message"])
             for student in sorted({s.id for s in gradebook.students} | set(statuses)):
                 try:
                     submission = gradebook.find_submission(assignment, student)

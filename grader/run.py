@@ -5,6 +5,13 @@ the release (``grader.intake``), runs the real ``nbgrader autograde`` for that l
 ``sandboxed``), under ``Limits``, and leaves exactly one gradebook submission for them. A submission that cannot be
 graded (missing, invalid, too large, timed out) gets an empty submission, so it scores zero, and a feedback file
 that says why. It never touches another learner's rows or files.
+
+**The inbox is only read.** Any folder can be the inbox, ``submitted/`` included (where ``nbgrader collect`` puts
+submissions): the learner's notebook is read into memory, and what nbgrader grades is the rebuilt copy written to
+``.grader/intake/<student>/<assignment>/`` (nbgrader's ``submitted_directory`` for this run). ``check_inbox``
+refuses an inbox inside a folder that grading empties (``.grader/``, ``autograded/``, ``feedback/``).
+The models the hidden tests keep go to ``.grader/captures/<assignment>/<student>/``, never into ``autograded/``,
+so ``nbgrader generate_feedback`` cannot hand them to learners.
 """
 
 import html
@@ -23,6 +30,44 @@ from grader import intake, sandbox
 from grader.limits import Limits
 
 ROOT = Path(__file__).resolve().parents[1]
+GRADER_FOLDER = ".grader"  # everything grading writes that is not nbgrader's own: secret, intake, captures
+INTAKE = f"{GRADER_FOLDER}/intake"  # nbgrader's submitted_directory for python -m grader: rebuilt copies only
+# What nbgrader's exchange puts beside a collected notebook; release_feedback needs both in feedback/.
+EXCHANGE_FILES = ("timestamp.txt", "submission_secret.txt")
+CAPTURES = "verify"  # the folder, relative to the kernel's working folder, where hidden tests keep models
+EMPTIED = (GRADER_FOLDER, "autograded", "feedback")  # folders whose learner subfolders grading deletes
+
+
+def grader_folder(course):
+    """``<course>/.grader``, created readable by its owner only: it holds the secret, intake copies and captures."""
+    folder = Path(course) / GRADER_FOLDER
+    folder.mkdir(mode=0o700, exist_ok=True)
+    os.chmod(folder, 0o700)
+    return folder
+
+
+def captures_folder(course, assignment, student):
+    """Where the models kept by one learner's hidden tests are kept for ``grader.verify``."""
+    return Path(course) / GRADER_FOLDER / "captures" / assignment / student
+
+
+def check_inbox(course, inbox):
+    """Refuse an inbox that grading would delete; the inbox itself is never written.
+
+    Raises
+    ------
+    ValueError
+        If ``inbox`` is missing, or lies inside ``.grader/``, ``autograded/`` or ``feedback/`` of the course.
+    """
+    inbox, course = Path(inbox).resolve(), Path(course).resolve()
+    if not inbox.is_dir():
+        raise ValueError(f"The inbox {inbox} is not a folder. Give the folder that holds one folder per learner, "
+                         "<student>/<assignment>/<notebook>.ipynb (for example submitted/ after nbgrader collect).")
+    for name in EMPTIED:
+        emptied = course / name
+        if inbox == emptied or emptied in inbox.parents:
+            raise ValueError(f"The inbox {inbox} is inside {emptied}, which grading empties: learners' work there "
+                             "would be lost. Copy the submissions to another folder (e.g. submitted/) and grade that.")
 
 
 def nbgrader_environment(extra=()):
@@ -74,11 +119,9 @@ def grade_submission(course, assignment, student, inbox, *, db_url, limits=Limit
     """Grade ``student``'s submission of ``assignment``; return a dict with its status, message and seconds."""
     course, start = Path(course), time.perf_counter()
     released = released_notebooks(course, assignment)
-    submitted = course / "submitted" / student / assignment
+    intake_folder = course / INTAKE / student / assignment
     autograded = course / "autograded" / student / assignment
-    shutil.rmtree(submitted, ignore_errors=True)
-    shutil.rmtree(autograded, ignore_errors=True)
-    submitted.mkdir(parents=True)
+    captures = captures_folder(course, assignment, student)
     source = Path(inbox) / student / assignment
 
     def finish(status, message):
@@ -86,26 +129,38 @@ def grade_submission(course, assignment, student, inbox, *, db_url, limits=Limit
             shutil.rmtree(autograded, ignore_errors=True)
             _empty_submission(db_url, assignment, student)
             _feedback_note(course, student, assignment, released, status, message)
+            for name, data in exchange_files.items():  # so that `nbgrader release_feedback` hands the note back
+                (course / "feedback" / student / assignment / name).write_bytes(data)
         return {"student": student, "assignment": assignment, "status": status, "message": message,
                 "seconds": round(time.perf_counter() - start, 1)}
 
-    notes = []
+    # Read everything from the inbox first; only then clear what an earlier grading of this learner left.
+    notes, rebuilt_notebooks, refused = [], {}, None
     try:
         for release in released:
             path, found_notes = intake.find_notebook(source, release.name)
             rebuilt = intake.rebuild(intake.load(path, limits), nbformat.read(release, as_version=4))
             notes += found_notes + rebuilt.notes
-            if notes:
-                rebuilt.notebook.cells.insert(0, _notes_cell(notes))
-            nbformat.write(rebuilt.notebook, submitted / release.name)
-    except intake.Refused as refused:
+            rebuilt_notebooks[release.name] = rebuilt.notebook
+    except intake.Refused as error:
+        refused = error
+    exchange_files = {name: (source / name).read_bytes() for name in EXCHANGE_FILES if (source / name).is_file()}
+    for folder in (intake_folder, autograded, captures, course / "feedback" / student / assignment):
+        shutil.rmtree(folder, ignore_errors=True)
+    if refused:
         return finish(refused.status, refused.message)
-    if (source / "timestamp.txt").is_file():
-        shutil.copy(source / "timestamp.txt", submitted / "timestamp.txt")
+    intake_folder.mkdir(parents=True)
+    for name, notebook in rebuilt_notebooks.items():
+        if notes:
+            notebook.cells.insert(0, _notes_cell(notes))
+        nbformat.write(notebook, intake_folder / name)
+    for name, data in exchange_files.items():
+        (intake_folder / name).write_bytes(data)
 
     extra = limits.to_env()
     command = [sys.executable, "-m", "nbgrader", "autograde", assignment, "--student", student, "--force",
-               f"--db={db_url}", f"--Execute.timeout={limits.cell_seconds}"]
+               f"--db={db_url}", f"--Execute.timeout={limits.cell_seconds}",
+               f"--CourseDirectory.submitted_directory={INTAKE}"]
     if sandboxed:
         scratch_root = Path(scratch_root)
         extra.update(sandbox.prepare(scratch_root))
@@ -121,11 +176,12 @@ def grade_submission(course, assignment, student, inbox, *, db_url, limits=Limit
         return finish("timed out", f"Grading stopped after {limits.notebook_seconds} s, the limit for a whole "
                                    "notebook. Make sure every cell finishes, and train for fewer epochs.")
     finally:
+        kept = sandbox.kernel_folder(scratch_root, student, assignment) if sandboxed else autograded
+        if (kept / CAPTURES).is_dir() and autograded.is_dir():
+            shutil.copytree(kept / CAPTURES, captures, dirs_exist_ok=True)
+        shutil.rmtree(autograded / CAPTURES, ignore_errors=True)
         if sandboxed:
-            kernel = sandbox.kernel_folder(scratch_root, student, assignment)
-            if (kernel / "verify").is_dir() and autograded.is_dir():
-                shutil.copytree(kernel / "verify", autograded / "verify", dirs_exist_ok=True)
-            shutil.rmtree(kernel, ignore_errors=True)
+            shutil.rmtree(kept, ignore_errors=True)
     if process.returncode != 0 or not all((autograded / r.name).is_file() for r in released):
         return finish("error", "nbgrader could not grade this submission; the instructor has the log.\n"
                                + log[-3000:])

@@ -1,7 +1,9 @@
 """One row per learner and assignment saying how their grading went, in the gradebook's own database.
 
 nbgrader's tables hold scores; this table, ``grading_status``, holds what a batch needs to be stopped and rerun
-safely: ``queued`` and ``grading`` rows are unfinished (a rerun grades them again), the others are final.
+safely: ``queued`` and ``grading`` rows are unfinished (a rerun grades them again), the others are final. Each row
+keeps the ``fingerprint`` of the submission it graded (``grader.batch.fingerprint``), so that a rerun can tell a
+learner whose notebook has changed (a late or corrected submission) from one whose result still stands.
 """
 
 import datetime
@@ -9,6 +11,8 @@ import datetime
 import sqlalchemy as sa
 
 FINAL = ("graded", "missing", "invalid", "too large", "timed out", "error")
+# A rerun leaves these alone while the submission is unchanged; ``error`` (the grader's failure) is always retried.
+SETTLED = ("graded", "missing", "invalid", "too large", "timed out")
 _metadata = sa.MetaData()
 TABLE = sa.Table(
     "grading_status", _metadata,
@@ -19,6 +23,7 @@ TABLE = sa.Table(
     sa.Column("attempts", sa.Integer, nullable=False, default=0),
     sa.Column("seconds", sa.Float),
     sa.Column("updated", sa.DateTime, nullable=False),
+    sa.Column("fingerprint", sa.String(64)),
 )
 
 
@@ -28,6 +33,10 @@ class StatusBook:
     def __init__(self, db_url):
         self.engine = sa.create_engine(db_url)
         _metadata.create_all(self.engine)
+        columns = {column["name"] for column in sa.inspect(self.engine).get_columns(TABLE.name)}
+        if "fingerprint" not in columns:  # a gradebook from before fingerprints: add the column, rows keep NULL
+            with self.engine.begin() as connection:
+                connection.execute(sa.text(f"ALTER TABLE {TABLE.name} ADD COLUMN fingerprint VARCHAR(64)"))
 
     def get(self, student, assignment):
         with self.engine.connect() as connection:
@@ -35,13 +44,14 @@ class StatusBook:
                                                             TABLE.c.assignment == assignment)).mappings().first()
         return dict(row) if row else None
 
-    def set(self, student, assignment, status, message="", seconds=None, attempt=False):
+    def set(self, student, assignment, status, message="", seconds=None, attempt=False, fingerprint=None):
         now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
         with self.engine.begin() as connection:
             key = (TABLE.c.student == student) & (TABLE.c.assignment == assignment)
             row = connection.execute(sa.select(TABLE.c.attempts).where(key)).first()
             attempts = (row.attempts if row else 0) + (1 if attempt else 0)
-            values = dict(status=status, message=message, seconds=seconds, attempts=attempts, updated=now)
+            values = dict(status=status, message=message, seconds=seconds, attempts=attempts, updated=now,
+                          fingerprint=fingerprint)
             if row:
                 connection.execute(sa.update(TABLE).where(key).values(**values))
             else:

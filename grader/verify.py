@@ -1,7 +1,9 @@
 """Verdicts outside the learner's kernel: score every graded model again, and correct the gradebook.
 
-Hidden tests save each model they grade (``helpers.grading.keep_for_verification``); nbgrader leaves the files
-in ``autograded/<student>/<assignment>/verify/``. For each model this module
+Hidden tests save each model they grade (``helpers.grading.keep_for_verification``); ``python -m grader`` keeps
+the files in ``.grader/captures/<assignment>/<student>/`` (plain ``nbgrader autograde`` leaves them in
+``autograded/<student>/<assignment>/verify/``, which ``nbgrader_config.py`` keeps out of the feedback). For each
+model this module
 
 1. starts a fresh Python process, with a memory and time limit, that loads the file with Keras's **safe mode**
    (no code from the file runs: a ``Lambda`` layer or an unknown custom class makes loading fail);
@@ -36,7 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
-from grader.run import nbgrader_environment
+from grader.run import captures_folder, grader_folder, nbgrader_environment
 
 
 def _fresh(maker, **options):
@@ -114,9 +116,8 @@ CHECKS = {
 
 def course_secret(course):
     """The course's verification secret, created on first use, readable by its owner only."""
-    path = Path(course) / ".grader" / "secret"
+    path = grader_folder(course) / "secret"
     if not path.exists():
-        path.parent.mkdir(mode=0o700, exist_ok=True)
         path.write_text(secrets.token_hex(32))
         os.chmod(path, 0o600)
     return path.read_text().strip()
@@ -194,7 +195,9 @@ def verify_student(course, db_url, assignment, student):
                     found.append((notebook, check, gradebook.find_grade(check.grade_id, notebook, assignment, student)))
                 except MissingEntry:
                     continue
-        folder = course / "autograded" / student / assignment / "verify"
+        folder = captures_folder(course, assignment, student)
+        if not folder.is_dir():  # graded by plain `nbgrader autograde`: the kernel kept them next to the notebook
+            folder = course / "autograded" / student / assignment / "verify"
         kept = [(n, c, g) for n, c, g in found if (folder / f"{c.grade_id}.keras").is_file()]
         scored = dict(zip([c.grade_id for _, c, _ in kept], score_models(
             [(folder / f"{c.grade_id}.keras", assignment, n, c.grade_id,

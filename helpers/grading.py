@@ -229,8 +229,14 @@ def usable_rate(chosen, rates, losses, *, fallback):
                                  "instead, so that the choice is graded once, in its own task.")
 
 
-def check_trained_with(model, *, learning_rate, steps):
+def check_trained_with(model, *, learning_rate, steps, optimizer=None):
     """Check that ``model`` was compiled with ``learning_rate`` and trained for exactly ``steps`` steps.
+
+    Parameters
+    ----------
+    optimizer : type, optional
+        The optimizer class the task names, e.g. ``keras.optimizers.Adam``: any other is refused, since a rate
+        suits one optimizer and not another.
 
     Raises
     ------
@@ -238,9 +244,16 @@ def check_trained_with(model, *, learning_rate, steps):
         Saying which setting differs and how to set it.
     """
     check_is_model(model, "The model")
-    optimizer = getattr(model, "optimizer", None)
-    if optimizer is None:
+    used_optimizer = getattr(model, "optimizer", None)
+    if used_optimizer is None:
         raise AssertionError("The model is not compiled: call model.compile(optimizer=..., loss=...) and then fit.")
+    if optimizer is not None and not isinstance(used_optimizer, optimizer):
+        raise AssertionError(
+            f"The model was compiled with {type(used_optimizer).__name__}, but this task asks for "
+            f"keras.optimizers.{optimizer.__name__}(learning_rate=learning_rate). The same learning rate moves "
+            f"the weights by different amounts under different optimizers, so the rate chosen for "
+            f"{optimizer.__name__} does not carry over: compile with keras.optimizers.{optimizer.__name__}.")
+    optimizer = used_optimizer
     used = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
     if not np.isclose(used, learning_rate, rtol=1e-4):
         raise AssertionError(f"The model's optimizer has learning rate {used:.3g}, not the {learning_rate:.3g} it was "
@@ -322,6 +335,9 @@ def check_probability_outputs(model, X, n_classes):
 def keep_for_verification(model, name, folder="verify", transform=None):
     """Save a graded model as ``verify/<name>.keras`` for ``grader.verify``; hidden tests call this.
 
+    Returns ``None``, so that a test cell that ends with this call shows no value (nbgrader would read a value
+    shown by a test cell as its score).
+
     The verifier loads the file in a fresh process, in Keras's safe mode, and scores it again outside the
     learner's kernel, so a notebook that fakes ``evaluate``, ``predict`` or the metrics gains nothing.
     ``transform`` is the preprocessing the test applies before the model (a fitted scaler's ``transform``); it is
@@ -346,7 +362,6 @@ def keep_for_verification(model, name, folder="verify", transform=None):
             np.savez(path.with_suffix(".npz"), matrix=matrix, offset=offset)
     except Exception as error:  # a learner's object that is not a savable model: the verifier will say so
         print(f"(The grader could not keep this model for verification: {type(error).__name__}: {error})")
-    return path
 
 
 class TaskFeedback(AssertionError):

@@ -109,3 +109,10 @@ class AutogradeSuite:
     def test_each_submission_loses_exactly_the_points_of_what_it_breaks(self, graded, student):
         plan, scores = graded
         assert scores[student] == expected_scores(self.ASSIGNMENT, self.NOTEBOOK, plan[student][1])
+
+    @pytest.mark.slow
+    def test_no_test_cell_shows_a_value(self, graded, scratch):
+        """nbgrader reads a value shown by a test cell as partial credit: the reference's test cells show none."""
+        for test in course.max_scores(self.ASSIGNMENT, self.NOTEBOOK):
+            outputs = course.graded_outputs(scratch, "solution", self.ASSIGNMENT, self.NOTEBOOK, test)
+            assert all(output.output_type != "execute_result" for output in outputs), (test, outputs)

@@ -37,4 +37,7 @@ class TestExercise3(AutogradeSuite):
                                  TASKS["Task 3"]),
             "trains_longer": (edited(answers, "train_given_model", "epochs=EPOCHS", "epochs=3 * EPOCHS"),
                               TASKS["Task 3"]),
+            # SGD at a rate chosen for Adam: the test names the optimizer, not only the low accuracy.
+            "sgd_instead_of_adam": (edited(answers, "train_given_model", "keras.optimizers.Adam(learning_rate",
+                                           "keras.optimizers.SGD(learning_rate"), TASKS["Task 3"]),
         }

@@ -129,6 +129,20 @@ def test_check_trained_with_reads_the_rate_and_the_steps():
                            learning_rate=0.05, steps=0)
 
 
+def test_check_trained_with_names_the_optimizer_the_task_asks_for():
+    """A learner who trains with SGD where the task says Adam is told so, not only that the rate is too low."""
+    X = np.random.default_rng(0).uniform(size=(64, 2)).astype("float32")
+    y = (X[:, 1] > 0.5).astype(int)
+    model = keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(1, activation="sigmoid")])
+    model.compile(optimizer=keras.optimizers.SGD(learning_rate=0.05), loss="binary_crossentropy")
+    model.fit(X, y, epochs=1, batch_size=32, verbose=0)
+    check_trained_with(model, learning_rate=0.05, steps=2)  # no optimizer named: any will do
+    with pytest.raises(AssertionError, match="compiled with SGD, but this task asks for keras.optimizers.Adam"):
+        check_trained_with(model, learning_rate=0.05, steps=2, optimizer=keras.optimizers.Adam)
+    check_trained_with(tiny_neuron(learning_rate=0.05), learning_rate=0.05, steps=0,
+                       optimizer=keras.optimizers.Adam)
+
+
 def _normalized_model(X=None):
     normalizer = keras.layers.Normalization()
     if X is not None:
@@ -222,13 +236,14 @@ def test_keep_for_verification_saves_the_model_and_an_affine_preprocessing_as_nu
     X = np.random.default_rng(0).normal(3.0, 2.0, size=(50, 3))
     model = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(1, activation="sigmoid")])
     scaler = StandardScaler().fit(X)
-    path = keep_for_verification(model, "scaled", folder=tmp_path, transform=scaler.transform)
+    assert keep_for_verification(model, "scaled", folder=tmp_path, transform=scaler.transform) is None
+    path = tmp_path / "scaled.keras"
     assert path.is_file() and not path.with_suffix(".unverifiable").exists()
     with np.load(path.with_suffix(".npz")) as affine:
         np.testing.assert_allclose(X @ affine["matrix"] + affine["offset"], scaler.transform(X), atol=1e-9)
     quantiles = QuantileTransformer(n_quantiles=20).fit(X)
-    path = keep_for_verification(model, "quantiles", folder=tmp_path, transform=quantiles.transform)
-    assert path.with_suffix(".unverifiable").read_text() == "the preprocessing is not affine"
+    keep_for_verification(model, "quantiles", folder=tmp_path, transform=quantiles.transform)
+    assert (tmp_path / "quantiles.unverifiable").read_text() == "the preprocessing is not affine"
 
 
 def test_keep_for_verification_reports_an_object_it_cannot_save(tmp_path, capsys):

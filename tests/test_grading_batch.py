@@ -157,17 +157,26 @@ def test_a_stopped_batch_reruns_only_the_unfinished_learners(tmp_path):
     scratch, inbox, _ = new_course(tmp_path / "rerun", names)
     grade_batch(scratch, fx.ASSIGNMENT, inbox, workers=2, limits=LIMITS)
     first = scores_in(sqlite(scratch))
-    # Stopped mid-way: the reference learner was queued again, and a new learner arrived.
+    # Stopped mid-way: the reference learner was queued again, another ended in error, and a new learner arrived.
     StatusBook(sqlite(scratch)).set("00_reference", fx.ASSIGNMENT, "queued")
+    StatusBook(sqlite(scratch)).set("00_too_little_training", fx.ASSIGNMENT, "error")
     shutil.copytree(inbox / "00_reference", inbox / "late_reference")
     again = grade_batch(scratch, fx.ASSIGNMENT, inbox, workers=2, limits=LIMITS)
-    assert sorted(r["student"] for r in again) == ["00_reference", "late_reference"]
+    assert sorted(r["student"] for r in again if not r.get("skipped")) == [
+        "00_reference", "00_too_little_training", "late_reference"]
+    [skipped] = [r for r in again if r.get("skipped")]
+    assert skipped["student"] == "19_not_json" and "has not changed" in skipped["skipped"]
     book = StatusBook(sqlite(scratch))
     attempts = {row["student"]: row["attempts"] for row in book.all(fx.ASSIGNMENT)}
     book.close()
-    assert attempts == {"00_reference": 2, "00_too_little_training": 1, "19_not_json": 1, "late_reference": 1}
+    assert attempts == {"00_reference": 2, "00_too_little_training": 2, "19_not_json": 1, "late_reference": 1}
     now = scores_in(sqlite(scratch))
     assert {k: now[k] for k in first} == first and now["late_reference"] == first["00_reference"]
+    # The invalid notebook is replaced by a valid one: only that learner is graded again.
+    shutil.copy(inbox / "00_reference" / fx.ASSIGNMENT / fx.NOTEBOOK, inbox / "19_not_json" / fx.ASSIGNMENT / fx.NOTEBOOK)
+    third = grade_batch(scratch, fx.ASSIGNMENT, inbox, workers=1, limits=LIMITS)
+    assert [r["student"] for r in third if not r.get("skipped")] == ["19_not_json"]
+    assert scores_in(sqlite(scratch))["19_not_json"] == first["00_reference"]
 
 
 def test_a_notebook_over_its_time_limit_is_stopped_and_scores_zero(tmp_path):

@@ -1,6 +1,6 @@
 from nbformat.v4 import new_code_cell, new_output
 
-from helpers.nbgrader_plugins import StderrAsStdout
+from helpers.nbgrader_plugins import RestoreLockedCells, StderrAsStdout
 
 
 def _cell(nbgrader, outputs):
@@ -47,3 +47,49 @@ def test_the_course_config_runs_the_plugin_right_after_execution():
     assert preprocessors[names.index("RecoveringExecute") + 1].__name__ == "StderrAsStdout"
     assert namespace["c"].CourseDirectory.source_directory == "solutions"
     assert namespace["c"].CourseDirectory.release_directory == "exercises"
+
+
+def test_restore_locked_cells_warns_only_about_cells_the_learner_changed(caplog):
+    """A hidden-test cell as released differs from the source (its hidden tests were cut): restored silently."""
+    import logging
+
+    from nbgrader.utils import compute_checksum
+
+    source = new_code_cell("check()\n### BEGIN HIDDEN TESTS\nhidden()\n### END HIDDEN TESTS\n",
+                           metadata={"nbgrader": {**TEST_CELL, "grade_id": "t"}})
+    source.metadata.nbgrader["checksum"] = compute_checksum(source)
+    stored = type("Stored", (), {"cell_type": "code", "locked": True, "checksum": source.metadata.nbgrader["checksum"],
+                                 "source": source.source, "max_score": 1.0})()
+
+    class Book:
+        def find_source_cell(self, *args):
+            return stored
+
+        find_graded_cell = find_source_cell
+
+    def restored(text):
+        cell = new_code_cell(text, metadata={"nbgrader": {**TEST_CELL, "grade_id": "t"}})
+        released = new_code_cell("check()\n", metadata={"nbgrader": {**TEST_CELL, "grade_id": "t"}})
+        cell.metadata.nbgrader["checksum"] = compute_checksum(released)
+        preprocessor = RestoreLockedCells()
+        preprocessor.gradebook, preprocessor.notebook_id, preprocessor.assignment_id = Book(), "nb", "a"
+        preprocessor.log = logging.getLogger("restore-test")
+        with caplog.at_level(logging.DEBUG, logger="restore-test"):
+            caplog.clear()
+            cell, _ = preprocessor.preprocess_cell(cell, {}, 0)
+        return cell, [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+    cell, warnings = restored("check()\n")  # as released
+    assert cell.source == source.source and warnings == []
+    cell, warnings = restored("pass  # the learner emptied the test\n")
+    assert cell.source == source.source and len(warnings) == 1 and "'checksum'" in warnings[0]
+
+
+def test_the_course_config_restores_locked_cells_quietly_and_keeps_verify_out_of_feedback():
+    from traitlets.config import Config
+    import runpy
+
+    namespace = runpy.run_path("nbgrader_config.py", init_globals={"get_config": Config})
+    names = [pp.__name__ for pp in namespace["c"].Autograde.sanitize_preprocessors]
+    assert "RestoreLockedCells" in names and "OverwriteCells" not in names
+    assert "verify" in namespace["c"].CourseDirectory.ignore
