@@ -18,6 +18,7 @@ import html
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -109,6 +110,14 @@ def _feedback_note(course, student, assignment, notebooks, status, message):
             "<p>Every task scores 0. Ask your instructor if you think this is wrong.</p>\n")
 
 
+def _copy_plain_files(source, target):
+    """Copy the regular files directly in ``source``; links and folders (a learner may have made them) are left."""
+    target.mkdir(parents=True, exist_ok=True)
+    for item in source.iterdir():
+        if stat.S_ISREG(os.lstat(item).st_mode):
+            shutil.copyfile(item, target / item.name, follow_symlinks=False)
+
+
 def _notes_cell(notes):
     text = "**Notes from the grader**\n\n" + "\n".join(f"- {note}" for note in notes)
     return nbformat.v4.new_markdown_cell(text, metadata={"grader_notes": True})
@@ -177,8 +186,8 @@ def grade_submission(course, assignment, student, inbox, *, db_url, limits=Limit
                                    "notebook. Make sure every cell finishes, and train for fewer epochs.")
     finally:
         kept = sandbox.kernel_folder(scratch_root, student, assignment) if sandboxed else autograded
-        if (kept / CAPTURES).is_dir() and autograded.is_dir():
-            shutil.copytree(kept / CAPTURES, captures, dirs_exist_ok=True)
+        if (kept / CAPTURES).is_dir() and not (kept / CAPTURES).is_symlink() and autograded.is_dir():
+            _copy_plain_files(kept / CAPTURES, captures)
         shutil.rmtree(autograded / CAPTURES, ignore_errors=True)
         if sandboxed:
             shutil.rmtree(kept, ignore_errors=True)
