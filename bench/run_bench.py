@@ -2,7 +2,7 @@
 
     make bench            (or: .venv/bin/python bench/run_bench.py [--skip-targets] [--only fashion,diagnose,...])
 
-Parts: fashion, diagnose, chapters, autograde, grading (a mixed batch of 12 correct, wrong and adversarial
+Parts: fashion, diagnose, chapters, autograde, judge (seconds the judge adds per submission), grading (a mixed batch of 12 correct, wrong and adversarial
 submissions through grader.batch with 1 and 2 workers: submissions per minute; needs the sandbox, as root), targets.
 
 Figures are wall-clock seconds on whatever machine runs this; the course's budgets are stated
@@ -118,10 +118,36 @@ def time_batch_grading():
                   f"{len(results) / seconds * 60:.1f} per minute (statuses: {', '.join(statuses)})", flush=True)
 
 
+def time_judge():
+    """Seconds the judge adds to one submission of each exercise (its goal: at most 3 s), on the reference."""
+    import shutil
+
+    from grader import sandbox
+    from grader.judge import judge_submission
+
+    if sandbox.problems():
+        print(f"judge     skipped: {'; '.join(sandbox.problems())}", flush=True)
+        return
+    scratch = Path(tempfile.mkdtemp(prefix="course-bench-judge-"))
+    try:
+        sandbox.prepare(scratch)
+        for assignment in course.assignments():
+            name = f"{assignment}.ipynb"
+            released = nbformat.read(ROOT / "exercises" / assignment / name, as_version=4)
+            nbformat.write(course.fill_answers(released, course.solution_answers(assignment, name)), scratch / name)
+            start = time.perf_counter()
+            verdicts = judge_submission(assignment, "bench", scratch / name, secret_seed=1, scratch_root=scratch)
+            seconds = time.perf_counter() - start
+            print(f"judge     {assignment:28s} {len(verdicts)} cells decided in {seconds:6.1f} s per submission "
+                  "(goal: 3 s)", flush=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-targets", action="store_true", help="skip the 20-seed target runs")
-    parser.add_argument("--only", default="fashion,diagnose,chapters,autograde,grading,targets",
+    parser.add_argument("--only", default="fashion,diagnose,chapters,autograde,judge,grading,targets",
                         help="comma-separated parts to run (default: all)")
     args = parser.parse_args()
     parts = set(args.only.split(","))
@@ -134,6 +160,8 @@ def main():
         time_chapters()
     if "autograde" in parts:
         time_autograde()
+    if "judge" in parts:
+        time_judge()
     if "grading" in parts:
         time_batch_grading()
     if "targets" in parts and not args.skip_targets:

@@ -108,7 +108,13 @@ def grade_and_verify(course, assignment, student, inbox, db_url, limits, scratch
             time.sleep(2)  # SQLite was busy with another worker's write: try once more
             result = grade_submission(course, assignment, student, inbox, db_url=db_url, limits=limits,
                                       scratch_root=scratch_root, sandboxed=sandboxed)
+        result["judged"] = judge_and_record(course, assignment, student, db_url, limits, scratch_root, sandboxed) \
+            if result["status"] == "graded" else []
         result["verified"] = verify_student(course, db_url, assignment, student) if result["status"] == "graded" else []
+        changed = [f"{row['grade_id']} {row['in_kernel'] or 0:g}->{row['judged']:g}" for row in result["judged"]
+                   if row["changed"]]
+        if changed:
+            result["message"] = " ".join(filter(None, [result["message"], "Judge: " + ", ".join(changed) + "."]))
         if any(row["corrected"] or row["unverified"] for row in result["verified"]):
             result["message"] = " ".join(filter(None, [result["message"],
                                                        "Verifier: " + verify_line(result["verified"])]))
@@ -117,7 +123,25 @@ def grade_and_verify(course, assignment, student, inbox, db_url, limits, scratch
         return result
     except Exception as error:  # the grader's own failure: recorded, and the batch goes on
         return {"student": student, "assignment": assignment, "status": "error", "message": repr(error)[:2000],
-                "seconds": None, "verified": [], "fingerprint": None, "score": None, "max_score": None}
+                "seconds": None, "verified": [], "judged": [], "fingerprint": None, "score": None, "max_score": None}
+
+
+def judge_and_record(course, assignment, student, db_url, limits, scratch_root, sandboxed):
+    """Run the judge (``grader.judge``) on a graded learner's rebuilt notebooks; write its verdicts; return rows."""
+    from grader.gradebook import record
+    from grader.judge import judge_submission
+    from grader.run import INTAKE, captures_folder
+    from grader.verify import course_secret, seed_for
+
+    rows = []
+    secret = course_secret(course)
+    for notebook in sorted((Path(course) / INTAKE / student / assignment).glob("*.ipynb")):
+        verdicts = judge_submission(assignment, student, notebook,
+                                    secret_seed=seed_for(secret, assignment, student, f"judge/{notebook.stem}"),
+                                    scratch_root=scratch_root, captures=captures_folder(course, assignment, student),
+                                    limits=limits, sandboxed=sandboxed)
+        rows += record(db_url, assignment, notebook.stem, student, verdicts)
+    return rows
 
 
 def _bar(done, total, started, workers, stream):

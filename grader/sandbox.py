@@ -90,6 +90,11 @@ def prepare(scratch_root):
             "GRADER_SANDBOX_USER": SANDBOX_USER}
 
 
+def sandbox_user():
+    """The unprivileged user learners' code runs as (``pwd`` entry)."""
+    return pwd.getpwnam(SANDBOX_USER)
+
+
 def kernel_folder(scratch_root, student, assignment):
     """The scratch folder where the kernel of one submission runs (and leaves the models it saved for the verifier)."""
     return Path(scratch_root) / "kernels" / f"{student}--{assignment}"

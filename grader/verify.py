@@ -153,6 +153,71 @@ def score_models(jobs, *, timeout=300, memory_bytes=4 * 2**30):
     return [(result["accuracy"], result["error"]) for result in json.loads(lines[-1])]
 
 
+def _fresh_process(payload, timeout, memory_bytes):
+    """Run ``python -m grader.verify`` on ``payload`` (JSON) in a fresh, memory-limited process; its last line."""
+    def limit():
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+
+    done = subprocess.run([sys.executable, "-m", "grader.verify"], input=json.dumps(payload), capture_output=True,
+                          text=True, timeout=timeout, preexec_fn=limit, env=nbgrader_environment())
+    lines = [line for line in done.stdout.splitlines() if line.startswith(("[", "{"))]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError((done.stderr.strip().splitlines() or ["no result"])[-1][:300])
+    return json.loads(lines[-1])
+
+
+def inspect_models(paths, *, timeout=300, memory_bytes=4 * 2**30):
+    """Facts about saved models (layers, loss, optimizer, ...), read in one fresh process with Keras's safe mode.
+
+    ``paths`` maps a key to a ``.keras`` file; returns ``{key: facts}``, where facts hold ``error`` when the file
+    could not be read. The judge's rubrics decide from these facts (``grader.rubrics``).
+    """
+    if not paths:
+        return {}
+    try:
+        return _fresh_process({"inspect": {key: str(path) for key, path in paths.items()}}, timeout, memory_bytes)
+    except (RuntimeError, subprocess.TimeoutExpired, ValueError) as error:
+        return {key: {"error": f"the saved model could not be inspected: {error}"[:300]} for key in paths}
+
+
+def _inspect_here(path):
+    """Run in the fresh process: what a model saved as ``path`` is, read in safe mode (no code from the file runs)."""
+    from helpers.grading import loss_name
+    from helpers.repro import import_keras_quietly
+
+    keras = import_keras_quietly()
+    try:
+        model = keras.saving.load_model(path, safe_mode=True)
+    except Exception:  # noqa: BLE001 - a loss or optimizer that does not compile back: read the layers alone
+        try:
+            model = keras.saving.load_model(path, safe_mode=True, compile=False)
+        except Exception as error:  # noqa: BLE001
+            return {"error": f"the model could not be loaded in safe mode: {error}"[:300]}
+    layers = [{"class": type(layer).__name__, "units": getattr(layer, "units", None),
+               "activation": getattr(getattr(layer, "activation", None), "__name__", None)} for layer in model.layers
+              if type(layer).__name__ != "InputLayer"]  # a functional model lists its input; Sequential does not
+    optimizer = getattr(model, "optimizer", None)
+    rate = getattr(optimizer, "learning_rate", None)
+    try:
+        rate = float(keras.ops.convert_to_numpy(rate))
+    except Exception:  # noqa: BLE001 - a schedule, or no optimizer
+        rate = None
+    loss = getattr(model, "loss", None)
+    return {
+        "input_shape": [None if d is None else int(d) for d in model.inputs[0].shape] if model.inputs else None,
+        "layers": layers,
+        "n_params": int(model.count_params()),
+        "optimizer": type(optimizer).__name__ if optimizer is not None else None,
+        "learning_rate": rate,
+        "iterations": int(keras.ops.convert_to_numpy(optimizer.iterations)) if optimizer is not None else None,
+        "loss": loss_name(model) if loss is not None else None,
+        "from_logits": bool(loss.get_config().get("from_logits")) if isinstance(loss, keras.losses.Loss) else False,
+        "normalization": [{"mean": np.asarray(keras.ops.convert_to_numpy(layer.mean)).ravel().tolist(),
+                           "variance": np.asarray(keras.ops.convert_to_numpy(layer.variance)).ravel().tolist()}
+                          for layer in model.layers if isinstance(layer, keras.layers.Normalization)],
+    }
+
+
 def _score_here(model_path, assignment, notebook, grade_id, seed):
     """Run in the fresh process: load in safe mode, draw the data, count right answers with NumPy."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -225,6 +290,11 @@ def verify_student(course, db_url, assignment, student):
     return rows
 
 
-if __name__ == "__main__":  # score_models's fresh process: jobs as JSON on stdin, results as JSON on stdout
-    print(json.dumps([_score_here(path, assignment, notebook, grade_id, int(seed))
-                      for path, assignment, notebook, grade_id, seed in json.load(sys.stdin)]))
+if __name__ == "__main__":  # the fresh process of score_models and inspect_models: JSON in on stdin, out on stdout
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    payload = json.load(sys.stdin)
+    if isinstance(payload, dict):
+        print(json.dumps({key: _inspect_here(path) for key, path in payload["inspect"].items()}))
+    else:
+        print(json.dumps([_score_here(path, assignment, notebook, grade_id, int(seed))
+                          for path, assignment, notebook, grade_id, seed in payload]))

@@ -4,6 +4,10 @@ Every fixture is a learner folder ``<inbox>/<name>/ch01_single_neuron/`` built f
 one thing done to it. ``Expected`` says how it must end: its status, the graded cells that score zero (every
 other cell keeps full points), and text its feedback must contain. The numbers in the names follow the list in
 issue 6.
+
+The judge (``grader.judge``) decides the function, value and architecture cells from the learner's definitions,
+run again outside the kernel. So an attack placed *before* a correct definition (an endless loop, ``os._exit``, a
+network call) fails in the kernel, as the feedback shows, but costs no points: the function is right.
 """
 
 import json
@@ -104,23 +108,23 @@ def fixtures(answers):
         "00_reference": (answers, Expected([])),
         "00_too_little_training": (_replace(answers, "train_model", WEAK), Expected(T2, feedback=["accuracy"])),
         "01_infinite_loop": (_before(answers, "to_labels", "while True:\n    pass\n"),
-                             Expected(T3, feedback=["CellTimeoutError"], mixed=False)),
+                             Expected([], feedback=["CellTimeoutError"], mixed=False)),
         "02_endless_print": (_before(answers, "to_labels", "while True:\n    print('spam ' * 20)\n"),
-                             Expected(T3, feedback=["dropped the rest of this cell's output"], mixed=False)),
+                             Expected([], feedback=["dropped the rest of this cell's output"], mixed=False)),
         "03_million_epochs": ({**answers, "train_model": answers["train_model"].replace("epochs=50", "epochs=10**6")},
                               Expected(T2, feedback=["CellTimeoutError"], mixed=False)),
-        "04_os_exit": (_before(answers, "to_labels", "import os\nos._exit(1)\n"), Expected(T3, feedback=["KernelDied"])),
+        "04_os_exit": (_before(answers, "to_labels", "import os\nos._exit(1)\n"), Expected([], feedback=["KernelDied"])),
         "04_kill_own_process": (_before(answers, "boundary_x2", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n"),
-                                Expected(["test_boundary_x2_of_a_known_neuron"], feedback=["KernelDied"], mixed=False)),
+                                Expected([], feedback=["KernelDied"], mixed=False)),
         "05_memory_bomb": (_before(answers, "to_labels", "hoard = bytearray(64 * 2**30)\n"),
-                           Expected(T3, feedback=["MemoryError"])),
+                           Expected([], feedback=["MemoryError"])),
         "06_background_process": (_after(answers, "to_labels", """\
             _to_labels = to_labels
             def to_labels(probabilities, threshold=0.5):
                 import subprocess
                 subprocess.Popen(["sleep", "300"], start_new_session=True)  # detached, outlives the cell
                 return _to_labels(probabilities, threshold)
-            """), Expected(T3, feedback=["ProcessLeftRunning"])),
+            """), Expected([], feedback=["ProcessLeftRunning"])),
         "07_deleted_hidden_test": (_replace(answers, "to_labels", WRONG_LABELS),
                                    Expected(["test_to_labels_uses_given_threshold"], feedback=["were put back"])),
         "08_edited_locked_test": (_replace(answers, "to_labels", "def to_labels(probabilities, threshold=0.5):\n"
@@ -168,7 +172,7 @@ def fixtures(answers):
             import glob
             hidden = open(glob.glob("../../../solutions/*/*.ipynb")[0]).read()
             gradebook = open("../../../gradebook.db", "rb").read()
-            """), Expected(T3, feedback=["IndexError"])),
+            """), Expected([], feedback=["IndexError"])),
         "16_grader_only_branch": (_replace(answers, "train_model", textwrap.dedent("""\
             import os
             print("grader variables seen:", sorted(k for k in os.environ if "GRADER" in k))
@@ -193,7 +197,7 @@ def fixtures(answers):
         "21_network_access": (_before(answers, "to_labels", """\
             import urllib.request
             urllib.request.urlopen("https://pypi.org/simple/", timeout=10).read()
-            """), Expected(T3, feedback=["URLError"])),
+            """), Expected([], feedback=["URLError"])),
         "22_stderr_warning": (_replace(answers, "train_model", """\
             import sys, warnings
             def train_model(model, X, y):
@@ -204,10 +208,10 @@ def fixtures(answers):
         "23_write_the_gradebook": (_before(answers, "to_labels", """\
             import sqlite3
             sqlite3.connect("../../../gradebook.db").execute("update grade set manual_score = 99")
-            """), Expected(T3, feedback=["OperationalError"])),
+            """), Expected([], feedback=["OperationalError"])),
         "23_plant_grader_files": (_before(answers, "boundary_x2", """\
             open("../planted_for_the_next_kernel.py", "w").write("import os")  # beside other learners' kernels
-            """), Expected(["test_boundary_x2_of_a_known_neuron"], feedback=["PermissionError"], mixed=False)),
+            """), Expected([], feedback=["PermissionError"], mixed=False)),
         "_notebook_edits": ({
             "07_deleted_hidden_test": notebook_edit(delete_hidden_threshold_test),
             "08_edited_locked_test": notebook_edit(comment_out_visible_test),

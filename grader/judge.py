@@ -1,0 +1,242 @@
+"""Decide graded cells outside the learner's kernel: their functions, values and model architectures.
+
+A hidden test that runs in the learner's kernel can be fooled by the learner's own code (``np.allclose = lambda
+*a, **k: True``). For every graded cell its exercise's rubric (``grader.rubrics``) names, the judge decides
+instead, in four steps:
+
+1. **Definitions.** From the rebuilt notebook (``grader.intake``) it takes the release's locked code cells (setup,
+   data) whole, and from the learner's cells only their definitions: imports, functions, classes and constants
+   (``definitions``). Training, printing and anything else that runs at the top of a cell is left out.
+2. **Inputs.** The rubric draws the inputs from a seed derived from the course's secret, so they are known to
+   nobody: random probabilities and thresholds, logits with large values, shapes (n,) and (n, k), a hand-set
+   neuron, a random classifier.
+3. **The runner** (``grader.runner``) executes the definitions and calls the functions on those inputs in the
+   sandbox: the same unprivileged user, limits and network namespace as the kernel, in a fresh process. It hands
+   back arrays (``.npz``, read without pickle) and models (``.keras``, inspected with Keras's safe mode in a fresh
+   process by ``grader.verify``).
+4. **The verdict** is the rubric's, computed here, in the instructor's process, with this process's NumPy: a cell
+   passes or scores 0, whatever the kernel said, and a failed cell's message goes into the feedback.
+
+``judge_submission`` returns the verdicts; ``grader.gradebook.record`` writes them.
+"""
+
+import ast
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+import numpy as np
+
+from grader import sandbox
+from grader.limits import Limits
+from grader.run import nbgrader_environment
+
+MAX_RESULTS_BYTES = 64 * 2**20
+
+
+@dataclass
+class Verdict:
+    grade_id: str   # the graded cell
+    answer_id: str  # the learner's answer cell that the comment goes to
+    passed: bool
+    message: str = ""
+
+
+class Failed(Exception):
+    """A rubric check's verdict: the learner's answer is wrong, and the message says how."""
+
+
+def _python(source):
+    """IPython syntax (magics, ``!`` commands) turned into plain Python, or ``None`` when it does not parse."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    try:
+        code = TransformerManager().transform_cell(source)
+        return code, ast.parse(code)
+    except (SyntaxError, ValueError):
+        return None, None
+
+
+def _calls_outside_lambdas(node):
+    if isinstance(node, ast.Lambda):
+        return False
+    if isinstance(node, ast.Call):
+        return True
+    return any(_calls_outside_lambdas(child) for child in ast.iter_child_nodes(node))
+
+
+def _names_only(target):
+    if isinstance(target, ast.Name):
+        return True
+    return isinstance(target, (ast.Tuple, ast.List)) and all(_names_only(t) for t in target.elts)
+
+
+def _is_definition(statement):
+    """Imports, functions, classes, and constants or aliases bound to plain names (``K = 3``, ``act = relu``).
+
+    Anything else is left out: calls at the top of a cell (training, printing, ``os._exit``), loops, and
+    assignments to attributes or items (``np.allclose = ...``: patching a library changes nothing the judge uses).
+    """
+    if isinstance(statement, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return True
+    if isinstance(statement, ast.Assign):
+        return all(_names_only(t) for t in statement.targets) and not _calls_outside_lambdas(statement.value)
+    if isinstance(statement, ast.AnnAssign):
+        return (statement.value is not None and _names_only(statement.target)
+                and not _calls_outside_lambdas(statement.value))
+    return False
+
+
+def definitions(notebook):
+    """The sources the runner executes, one statement each, in order: locked non-test cells whole, and the
+    definitions (``_is_definition``) of the learner's cells. One that fails does not stop the others."""
+    cells = []
+    for cell in notebook.cells:
+        if cell.cell_type != "code":
+            continue
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade"):
+            continue  # tests are the instructor's, and the judge is their replacement
+        code, tree = _python(cell.source)
+        if tree is None:
+            continue
+        if meta.get("locked") and not meta.get("solution"):
+            cells.append(code)
+        else:
+            cells += [ast.unparse(statement) for statement in tree.body if _is_definition(statement)]
+    return cells
+
+
+class Results:
+    """What the runner handed back, read safely: arrays, errors, and facts about saved models."""
+
+    def __init__(self, folder, facts, captures):
+        out = Path(folder) / "out"
+        self.arrays, self.errors = {}, {}
+        if (out / "results.npz").is_file() and (out / "results.npz").stat().st_size <= MAX_RESULTS_BYTES:
+            try:
+                with np.load(out / "results.npz", allow_pickle=False) as stored:
+                    self.arrays = {key: stored[key] for key in stored.files}
+            except Exception as error:  # a file the learner's code forged: nothing in it counts
+                self.errors["results"] = f"the results could not be read: {type(error).__name__}"
+        if (out / "errors.json").is_file() and (out / "errors.json").stat().st_size <= 2**20:
+            try:
+                errors = json.loads((out / "errors.json").read_text())
+                self.errors.update({str(k): str(v)[:500] for k, v in dict(errors).items()})
+            except (ValueError, TypeError):
+                pass
+        self.facts = facts
+        self.captures = captures
+
+    def array(self, key):
+        """The array the learner's code returned for request ``key``; raises ``Failed`` with its error otherwise."""
+        if key in self.arrays:
+            return self.arrays[key]
+        error = self.errors.get(key) or self.errors.get(key.split("/")[0])  # "id/part": the request's error
+        raise Failed(_plain(error or "it returned nothing the judge could read (an array was expected)"))
+
+    def model(self, key):
+        """Facts about the model the learner's function returned for ``key`` (see ``grader.verify.inspect``)."""
+        facts = self.facts.get(key)
+        if facts is None or facts.get("error"):
+            raise Failed(_plain(self.errors.get(key) or (facts or {}).get("error") or "it returned no Keras model"))
+        return facts
+
+    def captured(self, name):
+        """Arrays a hidden test kept in the kernel (``helpers.grading.keep_values``), read without pickle."""
+        if name not in self.captures:
+            raise Failed("the values this test needs were not kept: did the cells above it run without error?")
+        return self.captures[name]
+
+
+def _plain(error):
+    """A runner error as the learner should read it."""
+    if error.startswith("NotImplementedError"):
+        return "not attempted yet: `raise NotImplementedError()` is still in the answer cell."
+    return f"calling your code on the judge's inputs failed: {error}"
+
+
+def _read_captures(folder):
+    captures = {}
+    for path in sorted(Path(folder).glob("*.npz")) if folder and Path(folder).is_dir() else []:
+        if path.is_symlink() or path.stat().st_size > MAX_RESULTS_BYTES or path.with_suffix(".keras").exists():
+            continue
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                captures[path.stem] = {key: stored[key] for key in stored.files}
+        except Exception:  # noqa: BLE001 - not a plain npz: nothing in it counts
+            continue
+    return captures
+
+
+def run_in_sandbox(folder, limits, sandboxed):
+    """Run ``grader.runner`` on ``folder``, as the sandbox user in namespaces of its own when ``sandboxed``."""
+    command = [sys.executable, "-m", "grader.runner", str(folder)]
+    extra = {**limits.to_env(), "MPLBACKEND": "Agg", "HOME": str(folder), "KERAS_HOME": str(Path(folder) / ".keras")}
+    if sandboxed:
+        command = [*sandbox.NAMESPACES, *command]
+        extra["GRADER_SANDBOX_USER"] = sandbox.SANDBOX_USER
+    env = {key: value for key, value in nbgrader_environment(extra).items()
+           if key in sandbox.KERNEL_ENV or key.startswith("GRADER_") or key in extra}
+    try:
+        done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True,
+                              timeout=limits.cell_seconds, start_new_session=True)
+        return done.returncode, done.stderr[-2000:]
+    except subprocess.TimeoutExpired:
+        return None, f"the judge stopped your functions after {limits.cell_seconds} s"
+
+
+def judge_submission(assignment, student, notebook_path, *, secret_seed, scratch_root, captures=None,
+                     limits=Limits(), sandboxed=True):
+    """Verdicts on every graded cell the exercise's rubric decides; an empty list when it has no rubric."""
+    from grader import rubrics
+    from grader.verify import inspect_models
+
+    rubric = rubrics.load(assignment)
+    if rubric is None:
+        return []
+    notebook = nbformat.read(notebook_path, as_version=4)
+    rng = np.random.default_rng(secret_seed)
+    requests, inputs = rubric.requests(rng)
+    folder = Path(scratch_root) / "judge" / f"{student}--{assignment}"
+    shutil.rmtree(folder, ignore_errors=True)
+    (folder / "out").mkdir(parents=True)
+    (folder / "tmp").mkdir()
+    (folder / "job.json").write_text(json.dumps({"cells": definitions(notebook), "requests": requests}))
+    np.savez(folder / "inputs.npz", **inputs)
+    datasets = Path(scratch_root) / "keras-datasets"
+    if datasets.is_dir():
+        (folder / ".keras").mkdir()
+        (folder / ".keras" / "datasets").symlink_to(datasets)
+    if sandboxed:
+        user = sandbox.sandbox_user()
+        for item in [folder, *folder.rglob("*")]:
+            os.lchown(item, user.pw_uid, user.pw_gid)
+    os.chmod(folder, 0o700)
+    returncode, log = run_in_sandbox(folder, limits, sandboxed)
+    saved = {r["id"]: folder / "out" / f"{r['id']}.keras" for r in requests if r["kind"] == "save"}
+    facts = inspect_models({key: path for key, path in saved.items()
+                            if path.is_file() and not path.is_symlink()})
+    results = Results(folder, facts, _read_captures(captures))
+    results.inputs = inputs
+    if returncode is None:
+        results.errors.setdefault("timeout", log)
+    verdicts = []
+    for grade_id, (answer_id, check) in rubric.CHECKS.items():
+        try:
+            if returncode is None:
+                raise Failed(log)
+            check(results)
+            verdicts.append(Verdict(grade_id, answer_id, True))
+        except Failed as failed:
+            verdicts.append(Verdict(grade_id, answer_id, False, str(failed)))
+        except Exception as error:  # noqa: BLE001 - a rubric that trips on odd output: the cell fails, saying why
+            verdicts.append(Verdict(grade_id, answer_id, False,
+                                    f"the judge could not read your answer ({type(error).__name__}: {error})"))
+    shutil.rmtree(folder, ignore_errors=True)
+    return verdicts

@@ -1,0 +1,117 @@
+"""The judge's hands in the sandbox: run a learner's definitions and call them on the judge's inputs.
+
+``python -m grader.runner FOLDER`` is started by ``grader.judge`` as root inside the sandbox's namespaces (no
+network, own process tree); it drops to the unprivileged sandbox user with the kernel's limits, then:
+
+1. executes, in one fresh namespace, the cells of ``FOLDER/job.json`` (the release's locked setup cells and the
+   learner's definitions; ``grader.judge.definitions`` chose them), each on its own, an error in one not stopping
+   the next;
+2. answers each request of the job: call a function with arrays from ``FOLDER/inputs.npz`` (or a small Keras model
+   built from them), save a returned model as ``.keras``, or read a variable;
+3. writes ``FOLDER/out/results.npz`` (arrays only), ``FOLDER/out/errors.json`` and ``FOLDER/out/<id>.keras``.
+
+Everything here runs next to the learner's code, which may have replaced any of it: this process **decides
+nothing**. It only hands back what the learner's functions returned; ``grader.judge`` and the rubrics compare it,
+in the instructor's process, with what it must be.
+"""
+
+import json
+import os
+import pwd
+import resource
+import sys
+from pathlib import Path
+
+MAX_ERROR = 500
+
+
+def _drop_privileges(folder):
+    from grader.limits import Limits
+
+    limits = Limits.from_env()
+    user = pwd.getpwnam(os.environ["GRADER_SANDBOX_USER"])
+    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
+    resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    os.setgroups([])
+    os.setgid(user.pw_gid)
+    os.setuid(user.pw_uid)
+    os.chdir(folder)
+
+
+def _argument(spec, inputs, keras):
+    """One argument of a request: an array, a JSON value, or a small Keras model built from arrays."""
+    if "array" in spec:
+        return inputs[spec["array"]].copy()
+    if "list" in spec:
+        return inputs[spec["list"]].tolist()
+    if "model" in spec:  # a Dense softmax or sigmoid layer on flattened inputs, with the judge's weights
+        weights, bias = inputs[spec["model"] + "/w"], inputs[spec["model"] + "/b"]
+        activation = "sigmoid" if weights.shape[1] == 1 else "softmax"
+        layers = [keras.Input(shape=tuple(spec.get("input_shape", [weights.shape[0]])))]
+        if len(layers[0].shape) > 2:
+            layers.append(keras.layers.Flatten())
+        layers.append(keras.layers.Dense(weights.shape[1], activation=activation))
+        model = keras.Sequential(layers)
+        model.layers[-1].set_weights([weights, bias])
+        return model
+    return spec["value"]
+
+
+def main(folder):
+    folder = Path(folder).resolve()
+    if os.geteuid() == 0 and os.environ.get("GRADER_SANDBOX_USER"):
+        _drop_privileges(folder)
+    job = json.loads((folder / "job.json").read_text())
+    out = folder / "out"
+    errors, results = {}, {}
+    namespace = {"__name__": "__main__", "__builtins__": __builtins__}
+    for index, source in enumerate(job["cells"]):
+        try:
+            exec(compile(source, f"<cell {index}>", "exec"), namespace)
+        except BaseException as error:  # noqa: BLE001 - a learner's cell may raise anything, SystemExit included
+            errors[f"cell {index}"] = f"{type(error).__name__}: {error}"[:MAX_ERROR]
+
+    import numpy as np
+
+    from helpers.repro import import_keras_quietly
+
+    keras = import_keras_quietly()
+    with np.load(folder / "inputs.npz", allow_pickle=False) as stored:
+        inputs = {key: stored[key] for key in stored.files}
+    for request in job["requests"]:
+        key = request["id"]
+        try:
+            if request["kind"] == "value":
+                if request["name"] not in namespace:
+                    raise NameError(f"{request['name']} is not defined")
+                results[key] = np.asarray(namespace[request["name"]])
+                continue
+            function = namespace.get(request["function"])
+            if not callable(function):
+                raise NameError(f"{request['function']} is not defined as a function")
+            args = [_argument(spec, inputs, keras) for spec in request.get("args", [])]
+            kwargs = {name: _argument(spec, inputs, keras) for name, spec in request.get("kwargs", {}).items()}
+            returned = function(*args, **kwargs)
+            if request["kind"] == "save":
+                returned.save(out / f"{key}.keras")
+            elif request.get("parts"):
+                for part, value in enumerate(returned):
+                    results[f"{key}/{part}"] = np.asarray(keras.ops.convert_to_numpy(value)
+                                                          if hasattr(value, "shape") else value)
+            else:
+                results[key] = np.asarray(keras.ops.convert_to_numpy(returned) if hasattr(returned, "shape")
+                                          else returned)
+            for position, spec in enumerate(request.get("args", [])):
+                if request.get("return_args") and "array" in spec:
+                    results[f"{key}/arg{position}"] = np.asarray(args[position])
+        except BaseException as error:  # noqa: BLE001
+            errors[key] = f"{type(error).__name__}: {error}"[:MAX_ERROR]
+    results = {k: v for k, v in results.items() if v.dtype != object}
+    np.savez(out / "results.npz", **results)
+    (out / "errors.json").write_text(json.dumps(errors))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,167 @@
+"""The judge (``grader.judge``, ``grader.rubrics``): every graded cell decided outside the learner's kernel.
+
+- Every graded cell of every exercise is decided outside the kernel, by the judge or by ``grader.verify``.
+- ``definitions`` keeps the learner's imports, functions, classes and constants, and nothing that runs.
+- On every exercise the judge passes the reference solution, fails the untouched notebook, gives honest but
+  unusual answers full marks, and fails each adversarial case (``tests/judge_cases.py``) on exactly its cells,
+  running the learner's code in the real sandbox on inputs drawn from a secret.
+"""
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from grader import rubrics, sandbox
+from grader.judge import definitions, judge_submission
+from grader.limits import Limits
+from grader.verify import CHECKS as MODEL_CHECKS
+from judge_cases import CASES, SWEEP_CASES, decided
+from tools import nbgrader_course as course
+
+ROOT = Path(__file__).resolve().parents[1]
+ASSIGNMENTS = course.assignments()
+LIMITS = Limits(cell_seconds=90, memory_bytes=3 * 2**30)
+
+
+def test_every_graded_cell_is_decided_outside_the_kernel():
+    for assignment in ASSIGNMENTS:
+        notebook = f"{assignment}.ipynb"
+        by_judge = set(rubrics.load(assignment).CHECKS)
+        by_verifier = {check.grade_id for check in MODEL_CHECKS[assignment][assignment]}
+        assert not by_judge & by_verifier, assignment
+        assert by_judge | by_verifier == set(course.max_scores(assignment, notebook)), assignment
+        answers = set(course.solution_answers(assignment, notebook))
+        assert {answer for answer, _ in rubrics.load(assignment).CHECKS.values()} <= answers, assignment
+
+
+def test_definitions_keep_what_defines_and_leave_what_runs():
+    cell = nbformat.v4.new_code_cell(
+        "import numpy as np\nfrom os import path\nK = 3\nalias = np.maximum\nf = lambda x: np.exp(x)\n"
+        "np.allclose = lambda *a: True\nweights = np.zeros(3)\nprint('hi')\nwhile True:\n    pass\n"
+        "%matplotlib inline\nclass C:\n    pass\ndef g(x):\n    return x\n",
+        metadata={"nbgrader": {"solution": True, "grade": False, "locked": False, "grade_id": "a"}})
+    locked = nbformat.v4.new_code_cell("data = np.ones(2)\nprint(data)",
+                                       metadata={"nbgrader": {"locked": True, "grade": False, "solution": False}})
+    test = nbformat.v4.new_code_cell("assert False", metadata={"nbgrader": {"grade": True, "locked": True}})
+    kept = definitions(nbformat.v4.new_notebook(cells=[locked, cell, test]))
+    assert kept == ["data = np.ones(2)\nprint(data)\n", "import numpy as np", "from os import path", "K = 3",
+                    "alias = np.maximum", "f = lambda x: np.exp(x)", "class C:\n    pass", "def g(x):\n    return x"]
+
+
+@pytest.fixture(scope="module")
+def scratch():
+    assert not sandbox.problems(), "; ".join(sandbox.problems())
+    folder = Path(tempfile.mkdtemp(prefix="course-judge-"))
+    sandbox.prepare(folder)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def sweep(kind):
+    """Values a hidden test keeps from exercise 3's sweep: a curve falling steeply around 3e-3."""
+    rates = np.geomspace(1e-5, 10.0, 200)
+    losses = 2.3 - 2.0 / (1 + np.exp(-3 * (np.log10(rates) + 2.5)))
+    losses = np.where(rates > 0.3, losses + 30 * (rates - 0.3), losses)
+    chosen = {"steep": 3e-3, "bottom": float(rates[np.argmin(losses)]), "short": 3e-3}.get(kind)
+    values = {"rates": rates[:10] if kind == "short" else rates, "losses": losses[:10] if kind == "short" else losses}
+    if chosen is not None:
+        values["chosen_rate"] = np.asarray(chosen)
+    return values
+
+
+def judge(scratch, assignment, answers, *, sweep_kind="steep", name="case"):
+    """The judge's verdicts ``{grade_id: Verdict}`` on the release filled with ``answers``."""
+    notebook = f"{assignment}.ipynb"
+    released = nbformat.read(ROOT / "exercises" / assignment / notebook, as_version=4)
+    folder = scratch / "cases" / name
+    shutil.rmtree(folder, ignore_errors=True)
+    (folder / "captures").mkdir(parents=True)
+    nbformat.write(course.fill_answers(released, answers), folder / notebook)
+    if sweep_kind:  # what the reference's hidden tests keep; the untouched notebook keeps nothing
+        np.savez(folder / "captures" / "decisive.npz", DECISIVE_FEATURE=np.asarray(2))
+        np.savez(folder / "captures" / "sweep.npz", **sweep(sweep_kind))
+    verdicts = judge_submission(assignment, name, folder / notebook, secret_seed=20261127, scratch_root=scratch,
+                                captures=folder / "captures", limits=LIMITS, sandboxed=True)
+    return {verdict.grade_id: verdict for verdict in verdicts}
+
+
+def failing(verdicts):
+    return sorted(grade_id for grade_id, verdict in verdicts.items() if not verdict.passed)
+
+
+def _jobs():
+    """Every submission this file judges: name -> (assignment, answers, kind of kept sweep)."""
+    jobs = {}
+    for assignment in ASSIGNMENTS:
+        answers = course.solution_answers(assignment, f"{assignment}.ipynb")
+        jobs[f"{assignment}/reference"] = (assignment, answers, "steep")
+        jobs[f"{assignment}/untouched"] = (assignment, {}, None)
+        for case, (changes, _) in CASES[assignment].items():
+            jobs[f"{assignment}/{case}"] = (assignment, {**answers, **changes}, "steep")
+    answers = course.solution_answers("ch03_learning_rate", "ch03_learning_rate.ipynb")
+    for case, (kind, _, _) in SWEEP_CASES.items():
+        jobs[f"sweep/{case}"] = ("ch03_learning_rate", answers, kind)
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def judged(scratch):
+    """All verdicts, judged two at a time (each judge call is its own sandboxed processes; 2 cores)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    jobs = _jobs()
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {name: pool.submit(judge, scratch, assignment, answers, sweep_kind=kind,
+                                     name=name.replace("/", "--"))
+                   for name, (assignment, answers, kind) in jobs.items()}
+        return {name: future.result() for name, future in futures.items()}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_the_reference_passes_and_the_untouched_notebook_fails(judged, assignment):
+    reference = judged[f"{assignment}/reference"]
+    assert failing(reference) == [], {k: v.message for k, v in reference.items() if not v.passed}
+    untouched = judged[f"{assignment}/untouched"]
+    assert failing(untouched) == decided(assignment)
+    assert any("not attempted yet" in verdict.message for verdict in untouched.values())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("assignment, case", [(a, c) for a in ASSIGNMENTS for c in CASES[a]])
+def test_each_case_fails_exactly_its_cells(judged, assignment, case):
+    _, expected = CASES[assignment][case]
+    verdicts = judged[f"{assignment}/{case}"]
+    assert failing(verdicts) == sorted(expected), {k: v.message for k, v in verdicts.items() if not v.passed}
+    for grade_id in expected:
+        assert verdicts[grade_id].message, grade_id  # the learner reads why
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", SWEEP_CASES)
+def test_the_sweep_and_the_choice_are_judged_on_the_kept_values(judged, case):
+    _, passing, expected = SWEEP_CASES[case]
+    verdicts = judged[f"sweep/{case}"]
+    sweep_cells = ["test_sweep_is_a_sweep_of_the_digits", "test_chosen_rate_is_on_the_steep_part"]
+    assert [g for g in failing(verdicts) if g in sweep_cells] == sorted(expected)
+    assert all(verdicts[g].passed for g in passing)
+
+
+def test_there_are_enough_adversarial_cases():
+    from judge_cases import ADVERSARIAL
+
+    counts = {assignment: len(cases) for assignment, cases in ADVERSARIAL.items()}
+    assert all(counts[a] >= 8 for a in ASSIGNMENTS if a != "ch01_single_neuron"), counts
+
+
+def test_the_judges_inputs_depend_on_the_secret():
+    for assignment in ASSIGNMENTS:
+        _, first = rubrics.load(assignment).requests(np.random.default_rng(1))
+        _, again = rubrics.load(assignment).requests(np.random.default_rng(1))
+        _, other = rubrics.load(assignment).requests(np.random.default_rng(2))
+        assert all(np.array_equal(first[k], again[k]) for k in first)
+        assert any(not np.array_equal(first[k], other.get(k)) for k in first), assignment
