@@ -37,6 +37,8 @@ from grader.limits import Limits
 from grader.run import nbgrader_environment
 
 MAX_RESULTS_BYTES = 64 * 2**20
+MAX_MODEL_BYTES = 256 * 2**20
+JUDGE_MIN_SECONDS = 60
 
 
 @dataclass
@@ -183,12 +185,13 @@ def run_in_sandbox(folder, limits, sandboxed):
         extra["GRADER_SANDBOX_USER"] = sandbox.SANDBOX_USER
     env = {key: value for key, value in nbgrader_environment(extra).items()
            if key in sandbox.KERNEL_ENV or key.startswith("GRADER_") or key in extra}
+    seconds = max(JUDGE_MIN_SECONDS, limits.cell_seconds)  # imports and every call: more than one cell's work
     try:
-        done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True,
-                              timeout=limits.cell_seconds, start_new_session=True)
+        done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, timeout=seconds,
+                              start_new_session=True)
         return done.returncode, done.stderr[-2000:]
     except subprocess.TimeoutExpired:
-        return None, f"the judge stopped your functions after {limits.cell_seconds} s"
+        return None, f"the judge stopped your functions after {seconds} s: does one of them loop forever?"
 
 
 def judge_submission(assignment, student, notebook_path, *, secret_seed, scratch_root, captures=None,
@@ -220,8 +223,8 @@ def judge_submission(assignment, student, notebook_path, *, secret_seed, scratch
     os.chmod(folder, 0o700)
     returncode, log = run_in_sandbox(folder, limits, sandboxed)
     saved = {r["id"]: folder / "out" / f"{r['id']}.keras" for r in requests if r["kind"] == "save"}
-    facts = inspect_models({key: path for key, path in saved.items()
-                            if path.is_file() and not path.is_symlink()})
+    facts = inspect_models({key: path for key, path in saved.items()  # a plain file of a sane size, or nothing
+                            if path.is_file() and not path.is_symlink() and path.stat().st_size <= MAX_MODEL_BYTES})
     results = Results(folder, facts, _read_captures(captures))
     results.inputs = inputs
     if returncode is None:

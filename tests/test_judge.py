@@ -24,7 +24,7 @@ from tools import nbgrader_course as course
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = course.assignments()
-LIMITS = Limits(cell_seconds=90, memory_bytes=3 * 2**30)
+LIMITS = Limits(cell_seconds=30, memory_bytes=3 * 2**30)
 
 
 def test_every_graded_cell_is_decided_outside_the_kernel():
