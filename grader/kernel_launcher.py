@@ -13,13 +13,12 @@ notebook it grades, ``autograded/<student>/<assignment>``. It then
 
 import os
 import pwd
-import resource
 import shutil
 import sys
 from pathlib import Path
 
 from grader.limits import Limits
-from grader.sandbox import KERNEL_ENV, kernel_folder
+from grader.sandbox import KERNEL_ENV, become_sandbox_user, kernel_folder
 
 
 def _chown_tree(path, uid, gid):
@@ -53,13 +52,7 @@ def main(argv=None):
     env.update(HOME=str(work), TMPDIR=str(work / "tmp"), KERAS_HOME=str(keras_home), USER=user.pw_name,
                MPLCONFIGDIR=str(work / "tmp"))
 
-    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
-    resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    os.setgroups([])
-    os.setgid(user.pw_gid)
-    os.setuid(user.pw_uid)
+    become_sandbox_user(user, limits)
     os.chdir(work)
     os.execve(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f", str(private_connection)], env)
 

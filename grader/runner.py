@@ -18,7 +18,6 @@ in the instructor's process, with what it must be.
 import json
 import os
 import pwd
-import resource
 import sys
 from pathlib import Path
 
@@ -27,16 +26,9 @@ MAX_ERROR = 500
 
 def _drop_privileges(folder):
     from grader.limits import Limits
+    from grader.sandbox import become_sandbox_user
 
-    limits = Limits.from_env()
-    user = pwd.getpwnam(os.environ["GRADER_SANDBOX_USER"])
-    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
-    resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    os.setgroups([])
-    os.setgid(user.pw_gid)
-    os.setuid(user.pw_uid)
+    become_sandbox_user(pwd.getpwnam(os.environ["GRADER_SANDBOX_USER"]), Limits.from_env())
     os.chdir(folder)
 
 

@@ -90,6 +90,22 @@ def prepare(scratch_root):
             "GRADER_SANDBOX_USER": SANDBOX_USER}
 
 
+def become_sandbox_user(user, limits):
+    """From root: apply ``limits`` (memory, file size, processes; no core dumps) and become ``user``.
+
+    What every process that runs a learner's code does before it runs it: their kernel and the judge's runner.
+    """
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
+    resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    os.setgroups([])
+    os.setgid(user.pw_gid)
+    os.setuid(user.pw_uid)
+
+
 def sandbox_user():
     """The unprivileged user learners' code runs as (``pwd`` entry)."""
     return pwd.getpwnam(SANDBOX_USER)
