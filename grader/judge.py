@@ -186,12 +186,37 @@ def run_in_sandbox(folder, limits, sandboxed):
     env = {key: value for key, value in nbgrader_environment(extra).items()
            if key in sandbox.KERNEL_ENV or key.startswith("GRADER_") or key in extra}
     seconds = max(JUDGE_MIN_SECONDS, limits.cell_seconds)  # imports and every call: more than one cell's work
+    process = subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               text=True, start_new_session=True)
     try:
-        done = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, timeout=seconds,
-                              start_new_session=True)
-        return done.returncode, done.stderr[-2000:]
+        _, log = process.communicate(timeout=seconds)
+        return process.returncode, log[-2000:]
     except subprocess.TimeoutExpired:
+        _kill_tree(process)
         return None, f"the judge stopped your functions after {seconds} s: does one of them loop forever?"
+
+
+def _kill_tree(process):
+    """Kill a process and every process under it, whatever user or session they moved to.
+
+    The runner drops to the sandbox user, which clears the parent-death signal that ``unshare --kill-child``
+    relies on; so its processes are found by parentage and killed first (the runner is the PID namespace's first
+    process: when it dies, everything in the namespace dies with it).
+    """
+    import psutil
+
+    try:
+        below = psutil.Process(process.pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        below = []
+    for child in below:
+        try:
+            child.kill()
+        except psutil.NoSuchProcess:
+            pass
+    process.kill()
+    process.communicate()
+    psutil.wait_procs(below, timeout=10)
 
 
 def judge_submission(assignment, student, notebook_path, *, secret_seed, scratch_root, captures=None,

@@ -151,6 +151,16 @@ def test_the_sweep_and_the_choice_are_judged_on_the_kept_values(judged, case):
     assert all(verdicts[g].passed for g in passing)
 
 
+@pytest.mark.slow
+def test_a_function_that_never_returns_is_stopped_and_leaves_no_process(judged, scratch):
+    """The judge's runner drops to the sandbox user; when its time is up, it and all it started are killed."""
+    import grading_fixtures as fx
+
+    verdicts = judged["ch04_normalization/sleeps_forever"]
+    assert all("stopped your functions after" in verdict.message for verdict in verdicts.values())
+    assert [p for p in fx.leftover_processes() if str(scratch) in " ".join(p["cmdline"] or [])] == []
+
+
 def test_there_are_enough_adversarial_cases():
     from judge_cases import ADVERSARIAL
 
