@@ -209,7 +209,7 @@ def grade_batch(course, assignment, inbox, *, workers=2, db_url=None, limits=Lim
         book.close()
         if progress:
             progress.write("\n")
-    if todo:
+    if any(result["status"] == "graded" for result in results):  # the others got their note when refused
         write_feedback(course, assignment, db_url)
     return sorted(results + skipped, key=lambda r: r["student"])
 
