@@ -251,3 +251,14 @@ def test_keep_for_verification_reports_an_object_it_cannot_save(tmp_path, capsys
 
     keep_for_verification(object(), "nothing", folder=tmp_path)
     assert "could not keep this model for verification" in capsys.readouterr().out
+
+
+def test_keep_values_keeps_numbers_and_leaves_out_the_rest(tmp_path):
+    """What a hidden test keeps for the judge: numeric arrays and numbers only, read back without pickle."""
+    from helpers.grading import keep_values
+
+    assert keep_values("sweep", folder=tmp_path, rates=[1e-3, 1e-2], chosen_rate=0.01, missing=None,
+                       text="0.01", thing=object()) is None
+    with np.load(tmp_path / "sweep.npz", allow_pickle=False) as kept:
+        assert sorted(kept.files) == ["chosen_rate", "rates"]
+        assert float(kept["chosen_rate"]) == 0.01 and kept["rates"].shape == (2,)
