@@ -149,22 +149,29 @@ def _is_linear_only(model):
 # ---------------------------------------------------------------- reading the data
 
 def _describe_labels(y):
-    """A dict: kind ('integer', 'float', 'one-hot', 'k-hot'), classes, n_classes, minimum, maximum."""
+    """A dict: kind ('integer', 'float', 'one-hot', 'k-hot', 'other'), n_classes and, where the labels name
+    one class per sample, ``values``: those class numbers as int64 (from int, bool, whole-number float, (n, 1)
+    or one-hot labels)."""
     y = np.asarray(y)
+    if y.dtype == bool:
+        y = y.astype("int64")
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
+    if y.size == 0 or not np.issubdtype(y.dtype, np.number):
+        return {"kind": "other"}
     if y.ndim == 2:
         binary = np.isin(y, (0, 1)).all()
         one_hot = binary and np.all(y.sum(axis=1) == 1)
-        return {"kind": "one-hot" if one_hot else ("k-hot" if binary else "float"), "n_classes": y.shape[1]}
+        if one_hot:
+            return {"kind": "one-hot", "n_classes": y.shape[1], "values": y.argmax(axis=1).astype("int64")}
+        return {"kind": "k-hot" if binary else "float", "n_classes": y.shape[1]}
     y = y.ravel()
-    if y.size == 0 or not np.issubdtype(y.dtype, np.number):
-        return {"kind": "other"}
-    if not np.all(np.equal(np.mod(y, 1), 0)):
-        return {"kind": "float", "minimum": float(y.min()), "maximum": float(y.max())}
-    classes = np.unique(y.astype("int64"))
+    if not np.all(np.isfinite(y)) or not np.all(np.equal(np.mod(y, 1), 0)):
+        return {"kind": "float", "minimum": float(np.nanmin(y)), "maximum": float(np.nanmax(y))}
+    values = y.astype("int64")
+    classes = np.unique(values)
     return {"kind": "integer", "classes": classes, "n_classes": len(classes),
-            "minimum": int(classes[0]), "maximum": int(classes[-1])}
+            "minimum": int(classes[0]), "maximum": int(classes[-1]), "values": values}
 
 
 def _history_losses(history):
@@ -288,7 +295,7 @@ def _check_inputs(model, X, found):
 
 
 def _check_linear(model, X, y, labels, accuracy_value, found):
-    if labels["kind"] != "integer" or not _is_linear_only(model) or labels["n_classes"] < 2:
+    if "values" not in labels or not _is_linear_only(model) or labels["n_classes"] < 2:
         return
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_score
@@ -296,7 +303,7 @@ def _check_linear(model, X, y, labels, accuracy_value, found):
     from sklearn.preprocessing import StandardScaler
 
     X = np.asarray(X, dtype="float64").reshape(len(X), -1)[:MAX_PREDICT]
-    y = np.asarray(y).ravel()[:MAX_PREDICT]
+    y = labels["values"][:MAX_PREDICT]
     if np.bincount(y - y.min()).min() < 3:
         return
     X = StandardScaler().fit_transform(X)
@@ -366,9 +373,9 @@ def _check_predictions(model, X, y, labels, found):
     """Predict on up to MAX_PREDICT samples; return the accuracy, or None if it cannot be computed."""
     from helpers.predictions import predict_labels
 
-    if labels["kind"] != "integer":
+    if "values" not in labels:
         return None
-    X, y = X[:MAX_PREDICT], np.asarray(y).ravel()[:MAX_PREDICT].astype("int64")
+    X, y = X[:MAX_PREDICT], labels["values"][:MAX_PREDICT]
     try:
         predicted = predict_labels(model, X)
     except Exception:  # noqa: BLE001 - a model that cannot predict is reported elsewhere
@@ -397,15 +404,32 @@ def _check_metrics(model, loss, found):
             "For classification use a cross-entropy loss; for regression use metrics such as 'mae' instead."))
 
 
-def _check_batchnorm(model, n_samples, batch, found):
-    if not any(isinstance(layer, keras.layers.BatchNormalization) for layer in model.layers):
+def _check_batchnorm(model, n_samples, batch, steps, found):
+    layers = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    if not layers or not (n_samples < 32 or (batch is not None and batch <= 4)):
         return
-    if n_samples < 32 or (batch is not None and batch <= 4):
-        found.append(Finding(
-            "batchnorm-small-batches", "BatchNormalization on a handful of samples: its statistics are noise, and "
-                                       "prediction uses running averages that have not caught up",
-            f"{n_samples} samples" + (f", batches of {batch}" if batch is not None else ""),
-            "Remove BatchNormalization and scale the inputs yourself, or train on more data in batches of 32 or more."))
+    momentum = float(layers[0].momentum)
+    evidence = f"{n_samples} samples" + (f", batches of {batch}" if batch is not None else "")
+    behind = ""
+    if steps:
+        left = momentum ** steps
+        evidence += f", {steps} training steps"
+        behind = (f" After {steps} steps its running averages still hold {left:.0%} of their starting values "
+                  "(mean 0, variance 1), so predict sees other numbers than training did.")
+    found.append(Finding(
+        "batchnorm-small-batches",
+        "BatchNormalization with few samples and few steps: in training it standardises with each batch's own "
+        f"statistics; predict uses running averages that move only {1 - momentum:.0%} of the way per step." + behind,
+        evidence,
+        "Remove BatchNormalization and scale the inputs yourself, or train on more data in batches of 32 or more."))
+
+
+def _training_steps(history):
+    params = getattr(history, "params", None) or {}
+    steps, epochs = params.get("steps"), params.get("epochs")
+    logs = getattr(history, "history", None) or {}
+    ran = len(logs.get("loss", [])) or epochs
+    return int(steps * ran) if steps and ran else None
 
 
 def _check_same_data(X, X_eval, found):
@@ -427,8 +451,8 @@ def diagnose(model, X, y, history=None, *, X_eval=None, batch_size=None):
     model : keras.Model, compiled
     X : ndarray of shape (n_samples, ...)
         The data the model was trained on (or is scored on).
-    y : ndarray of shape (n_samples,) or (n_samples, k)
-        Their labels: integers, one-hot or k-hot rows.
+    y : ndarray of shape (n_samples,), (n_samples, 1) or (n_samples, k)
+        Their labels: integers, whole-number floats (``[0., 1.]``), booleans, one-hot or k-hot rows.
     history : keras.callbacks.History or dict, optional
         What ``fit`` returned. When omitted, the model's last ``fit`` history is used if any.
     X_eval : ndarray, optional
@@ -461,6 +485,6 @@ def diagnose(model, X, y, history=None, *, X_eval=None, batch_size=None):
     _check_linear(model, X, y, labels, accuracy_value, found)
     n_classes = labels.get("n_classes") if loss in CROSS_ENTROPIES else None
     _check_learning_rate(_history_losses(history), n_classes, found)
-    _check_batchnorm(model, len(X), _batch_size(history, len(X), batch_size), found)
+    _check_batchnorm(model, len(X), _batch_size(history, len(X), batch_size), _training_steps(history), found)
     _check_same_data(X, X_eval, found)
     return found

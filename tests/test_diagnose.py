@@ -169,6 +169,35 @@ def test_batchnorm_on_four_points():
     assert "batchnorm-small-batches" in checks(model, X=X4, y=np.array([0, 1, 0, 1]))
 
 
+@pytest.mark.parametrize("labels", [
+    np.array([0., 1., 0., 1.]), np.array([0, 1, 0, 1]), np.array([False, True, False, True]),
+    np.array([[0.], [1.], [0.], [1.]]), np.array([0, 1, 0, 1], dtype="int32"),
+], ids=["float", "int64", "bool", "column", "int32"])
+def test_the_questions_own_four_points_in_every_label_form(labels):
+    """The learner's model as asked (BatchNormalization, Adam's default rate, 100 epochs on four points),
+    diagnosed with its labels as float, int, bool or an (n, 1) column: the same three findings each time,
+    and the BatchNormalization finding says what is true of one whole-data batch: the running averages lag."""
+    X4 = np.array([[0, 0], [0, 1], [1, 0], [1, 1]], dtype="float32")
+    keras.utils.set_random_seed(0)
+    model = dense_model(1, "sigmoid", hidden=(keras.layers.BatchNormalization(),))
+    history = model.fit(X4, np.array([0., 1., 0., 1.]), epochs=100, verbose=0)
+    found = diagnose(model, X4, labels, history)
+    assert found.checks == ["accuracy-at-majority", "lr-too-low", "batchnorm-small-batches"], found
+    batchnorm = str(found[-1])
+    assert "100 training steps" in batchnorm and "37%" in batchnorm and "noise" not in batchnorm
+
+
+def test_one_hot_labels_are_read_as_classes():
+    """An untrained 3-class model guesses: with one-hot labels diagnose scores its predictions as it does
+    with the same labels as integers (only the loss/label mismatch differs)."""
+    keras.utils.set_random_seed(0)
+    model = dense_model(3, "softmax", loss="categorical_crossentropy")
+    classes = np.arange(len(X2)) % 3
+    one_hot, integers = diagnose(model, X2, np.eye(3)[classes]).checks, diagnose(model, X2, classes).checks
+    assert {"predicts-one-class", "accuracy-at-majority"} & set(one_hot), one_hot
+    assert one_hot == [check for check in integers if check != "integer-labels-with-categorical-loss"]
+
+
 def test_batchnorm_with_batches_of_two():
     model = dense_model(1, "sigmoid", hidden=(keras.layers.BatchNormalization(),))
     assert "batchnorm-small-batches" in checks(model, batch_size=2)
