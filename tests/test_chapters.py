@@ -39,3 +39,20 @@ def test_chapter_executes_top_to_bottom(path):
 def test_toc_shows_every_exercise_notebook():
     handed_out = {path.relative_to(ROOT).with_suffix("").as_posix() for path in (ROOT / "exercises").glob("*/*.ipynb")}
     assert handed_out and handed_out == set(exercise_files())
+
+
+@pytest.mark.parametrize("path", toc_notebooks(), ids=lambda p: p.stem)
+def test_no_sentence_breaks_into_a_numbered_list(path):
+    """A wrapped line that starts with "1." after a line of running text renders as a stray list item
+    (chapter 5 once showed "...add up to" and then "1. The loss compares them")."""
+    import re
+
+    for index, cell in enumerate(nbformat.read(path, as_version=4).cells):
+        if cell.cell_type != "markdown":
+            continue
+        lines = cell.source.splitlines()
+        for before, line in zip(lines, lines[1:]):
+            starts_list = re.match(r"\s*\d+[.)]\s", line)
+            text_before = before.strip() and not before[:1].isspace() and not re.match(r"\s*(\d+[.)]|[-*+])\s", before) and not before.startswith(("#", "|", ">"))
+            if starts_list and text_before and not before.rstrip().endswith(":"):
+                raise AssertionError(f"cell {index}: {line.strip()[:60]!r} follows running text: a stray list item?")
