@@ -165,9 +165,16 @@ def main():
     if "grading" in parts:
         time_batch_grading()
     if "targets" in parts and not args.skip_targets:
+        short = []
         for assignment in sorted(TARGETS):
             for run in run_targets(assignment):
                 print("target    " + run.summary(), flush=True)
+                if run.reached < len(run.scores):
+                    short.append(f"{run.assignment} · {run.name}")
+        print("target    " + (f"NOT reached on every seed: {', '.join(short)}" if short
+                              else "every target reached on 20 of 20 seeds"), flush=True)
+        if short:
+            raise SystemExit(1)
 
 
 if __name__ == "__main__":

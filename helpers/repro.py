@@ -130,3 +130,32 @@ def setup(seed=42):
         )
     set_seed(seed)
     return Environment(keras.__version__, keras.backend.backend(), int(seed), _visible_gpus(keras))
+
+
+_NOT_THE_LESSON = ("Graph execution error", "Detected at node", "File ", "[[", "Stack trace")
+
+
+@contextlib.contextmanager
+def show_error(lines=2, width=160):
+    """Run a block that must fail, and print its error short: the type and the lines of the message that say what
+    went wrong (TensorFlow's node names and internal file list are left out), each cut at ``width`` characters.
+
+    The chapters use it where the last line of a long traceback is the lesson::
+
+        with show_error():
+            keras.optimizers.Adam(lr=0.1)
+
+    prints ``ValueError: Argument(s) not recognized: {'lr': 0.1}`` instead of 40 lines of Keras internals. A block
+    that does not fail raises an ``AssertionError``, so a chapter cannot go on claiming an error that no longer
+    happens.
+    """
+    try:
+        yield
+    except Exception as error:  # noqa: BLE001 - every error is the point here
+        message = [line.rstrip() for line in str(error).splitlines()
+                   if line.strip() and not line[0].isspace() and not line.startswith(_NOT_THE_LESSON)] or [""]
+        shown = [line if len(line) <= width else line[:width] + " [...]" for line in message[:lines]]
+        more = " [...]" if len(message) > lines else ""
+        print(f"{type(error).__name__}: " + "\n".join(shown) + more)
+    else:
+        raise AssertionError("show_error: the block was expected to raise an error, and it did not")

@@ -60,6 +60,30 @@ def no_show(monkeypatch):
     plt.close("all")
 
 
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory):
+    """The book built once per test session into a fresh folder with the network cut, then built again with no
+    change; both times kept. The chapter tests read the executed notebooks from this build's execute cache, and
+    the site tests open its HTML, so the chapters are executed once for both."""
+    from types import SimpleNamespace
+
+    from tools import site
+
+    artifacts = site.ROOT / "test-artifacts" / "site"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    output = tmp_path_factory.mktemp("book")
+    offline = site.can_cut_network()
+    first = site.build(output, offline=offline, log=artifacts / "build-first.log")
+    second = site.build(output, offline=offline, log=artifacts / "build-second.log")
+    report = (f"first build (executes every chapter): {first:.1f} s\n"
+              f"second build (no change):             {second:.1f} s\n"
+              f"speed-up: {first / second:.1f}x; network cut during both builds: {offline}\n")
+    (artifacts / "build-times.txt").write_text(report)
+    print("\n" + report)
+    return SimpleNamespace(output=output, html=output / "_build" / "html", first=first, second=second,
+                           offline=offline)
+
+
 def tiny_neuron(learning_rate=0.1, seed=0):
     """A real, compiled one-neuron Keras model."""
     keras.utils.set_random_seed(seed)

@@ -39,3 +39,21 @@ def test_silenced_stderr_hides_python_and_file_descriptor_writes(capfd):
         os.write(2, b"fd-level\n")
     os.write(2, b"after\n")
     assert capfd.readouterr().err == "after\n"
+
+
+def test_show_error_prints_the_error_short_and_insists_on_one(capsys):
+    import pytest
+
+    from helpers.repro import show_error
+
+    with show_error():
+        raise ValueError("first line\nsecond line\nthird line")
+    assert capsys.readouterr().out == "ValueError: first line\nsecond line [...]\n"
+    # TensorFlow's shape: the lesson comes after the node name and the internal files
+    with show_error(lines=1, width=40):
+        raise RuntimeError("Graph execution error:\n\nDetected at node loss defined at:\n  File \"x.py\", line 1\n\n"
+                           "Received a label value of 2 which is outside the valid range of [0, 2).\n\t [[{{node loss}}]]")
+    assert capsys.readouterr().out == "RuntimeError: Received a label value of 2 which is out [...]\n"
+    with pytest.raises(AssertionError, match="expected to raise"):
+        with show_error():
+            pass

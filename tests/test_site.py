@@ -2,8 +2,9 @@
 
 The browser is Debian's ``chromium`` package (``tools/install_browser.sh`` installs it), driven by Playwright
 for Python through ``executable_path``: Playwright's own browser download cannot work offline. The book is
-built once for the module, with no network at all (``tools.site.build(offline=True)``), then built again
-with no change, to show that the cache re-executes nothing.
+built once per session (the ``built_book`` fixture of ``tests/conftest.py``, shared with the chapter tests),
+with no network at all (``tools.site.build(offline=True)``), then built again with no change, to show that
+the cache re-executes nothing.
 
 Screenshots of every chapter, the build logs and both build times are kept in ``test-artifacts/site/``.
 """
@@ -48,19 +49,9 @@ def heading(page):
 
 
 @pytest.fixture(scope="module")
-def book(tmp_path_factory):
-    """Build the book into a fresh folder with the network cut, then again with no change; time both."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    output = tmp_path_factory.mktemp("book")
-    offline = site.can_cut_network()
-    first = site.build(output, offline=offline, log=ARTIFACTS / "build-first.log")
-    second = site.build(output, offline=offline, log=ARTIFACTS / "build-second.log")
-    report = (f"first build (executes every chapter): {first:.1f} s\n"
-              f"second build (no change):             {second:.1f} s\n"
-              f"speed-up: {first / second:.1f}x; network cut during both builds: {offline}\n")
-    (ARTIFACTS / "build-times.txt").write_text(report)
-    print("\n" + report)
-    return SimpleNamespace(html=output / "_build" / "html", first=first, second=second, offline=offline)
+def book(built_book):
+    """The session's offline build (tests/conftest.py), built twice with both times kept."""
+    return built_book
 
 
 @pytest.fixture(scope="module")

@@ -1,15 +1,23 @@
-"""Every accuracy target is reached by the reference solution on 20 of 20 seeds (tools/targets.py)."""
+"""Every accuracy target is reached by the reference solution on every seed (tools/targets.py).
+
+The suite checks SUITE_SEEDS seeds per target, to stay near 20 minutes; the full 20-seed check, with each target's
+margin, is `make bench` (bench/run_bench.py, its "targets" part), as the README says. Both use the hidden tests'
+protocol: fresh data from a new seed, a seeded model.
+"""
 
 import pytest
 
 from tools.targets import TARGETS, reference_namespace, run_targets
 
 
+SUITE_SEEDS = range(5)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("assignment", sorted(TARGETS))
-def test_reference_solution_reaches_every_target_on_20_seeds(assignment):
-    for run in run_targets(assignment, seeds=range(20)):
-        assert run.reached == 20, run.summary()
+def test_reference_solution_reaches_every_target_on_every_seed(assignment):
+    for run in run_targets(assignment, seeds=SUITE_SEEDS):
+        assert run.reached == len(SUITE_SEEDS), run.summary()
 
 
 @pytest.mark.slow

@@ -94,6 +94,22 @@ def build(output, *, offline=False, all_pages=False, log=None):
     return seconds
 
 
+def executed_notebook(output, path):
+    """The notebook at ``path`` as the build into ``output`` executed it, outputs and all, read back from the
+    build's execute cache (``output/_build/.jupyter_cache``); a ``LookupError`` if that build did not execute
+    this version of it."""
+    import nbformat
+    from jupyter_cache import get_cache
+
+    cache = get_cache(Path(output) / "_build" / ".jupyter_cache")
+    notebook = nbformat.read(path, as_version=4)
+    try:
+        record = cache.match_cache_notebook(notebook)
+    except KeyError as error:
+        raise LookupError(f"{path} is not in the execute cache of the build in {output}: {error}") from None
+    return cache.get_cache_bundle(record.pk).nb
+
+
 class _QuietHandler(SimpleHTTPRequestHandler):
     def log_message(self, *args):
         pass
