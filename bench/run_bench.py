@@ -2,7 +2,8 @@
 
     make bench            (or: .venv/bin/python bench/run_bench.py [--skip-targets] [--only fashion,diagnose,...])
 
-Parts: fashion, diagnose, chapters, autograde, judge (seconds the judge adds per submission), grading (a mixed batch of 12 correct, wrong and adversarial
+Parts: fashion, diagnose, book (the six chapters against the notebook the course grew out of: both times and
+the ratio), chapters (each chapter alone), autograde, judge (seconds the judge adds per submission), grading (a mixed batch of 12 correct, wrong and adversarial
 submissions through grader.batch with 1 and 2 workers: submissions per minute; needs the sandbox, as root), targets.
 
 Figures are wall-clock seconds on whatever machine runs this; the course's budgets are stated
@@ -37,6 +38,41 @@ def time_chapters():
         NotebookClient(notebook, timeout=600, kernel_name="python3",
                        resources={"metadata": {"path": str(path.parent)}}).execute()
         print(f"chapter   {path.stem:28s} executes in {time.perf_counter() - start:6.1f} s", flush=True)
+
+
+BASELINE = ROOT.parent / "shared" / "bench" / "mrdbourke_02_baseline.py"
+
+
+def time_book_against_baseline():
+    """The six chapters against the notebook the course grew out of ("02. Neural Network Classification with
+    TensorFlow", its models ported to Keras 3 in ``../shared/bench/mrdbourke_02_baseline.py``), in one run on this
+    machine: both times and the ratio (goal: at most 0.5)."""
+    import json
+    import subprocess
+
+    if not BASELINE.exists():
+        print(f"book      the baseline script is not at {BASELINE}: cannot compare", flush=True)
+        return
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, str(BASELINE)], capture_output=True, text=True, cwd=BASELINE.parent,
+                            env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    baseline = time.perf_counter() - start
+    if result.returncode != 0:
+        print(f"book      the baseline failed:\n{result.stderr[-2000:]}", flush=True)
+        return
+    sections = json.loads(result.stdout.strip().splitlines()[-1])
+    print(f"book      baseline notebook: {baseline:6.1f} s in all; its sections: {sections}", flush=True)
+    chapters = 0.0
+    for path in sorted((ROOT / "book").glob("*.ipynb")):
+        notebook = nbformat.read(path, as_version=4)
+        begin = time.perf_counter()
+        NotebookClient(notebook, timeout=600, kernel_name="python3",
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+        seconds = time.perf_counter() - begin
+        chapters += seconds
+        print(f"book      {path.stem:28s} {seconds:6.1f} s", flush=True)
+    print(f"book      six chapters {chapters:6.1f} s, baseline {baseline:6.1f} s: ratio {chapters / baseline:.2f} "
+          "(goal: at most 0.5)", flush=True)
 
 
 def time_autograde():
@@ -147,7 +183,7 @@ def time_judge():
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--skip-targets", action="store_true", help="skip the 20-seed target runs")
-    parser.add_argument("--only", default="fashion,diagnose,chapters,autograde,judge,grading,targets",
+    parser.add_argument("--only", default="fashion,diagnose,book,autograde,judge,grading,targets",
                         help="comma-separated parts to run (default: all)")
     args = parser.parse_args()
     parts = set(args.only.split(","))
@@ -158,6 +194,8 @@ def main():
         time_diagnose()
     if "chapters" in parts:
         time_chapters()
+    if "book" in parts:
+        time_book_against_baseline()
     if "autograde" in parts:
         time_autograde()
     if "judge" in parts:

@@ -60,3 +60,11 @@ def test_no_sentence_breaks_into_a_numbered_list(path):
             text_before = before.strip() and not before[:1].isspace() and not re.match(r"\s*(\d+[.)]|[-*+])\s", before) and not before.startswith(("#", "|", ">"))
             if starts_list and text_before and not before.rstrip().endswith(":"):
                 raise AssertionError(f"cell {index}: {line.strip()[:60]!r} follows running text: a stray list item?")
+
+
+@pytest.mark.parametrize("path", toc_notebooks()[:5], ids=lambda p: p.stem)
+def test_chapters_one_to_five_end_by_linking_their_exercise(path):
+    """Each of chapters 1-5 has a graded exercise of the same name; its last section links it, on Colab and as a file."""
+    last = nbformat.read(path, as_version=4).cells[-1].source
+    assert "## Exercise" in last, f"{path.name}: no Exercise section at the end"
+    assert f"exercises/{path.stem}/{path.stem}.ipynb" in last.split("## Exercise")[1]
