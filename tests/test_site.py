@@ -187,6 +187,27 @@ def test_each_exercise_page_offers_the_learner_notebook_for_download(page, base_
     assert len(matching) == 1 and json.loads(page.request.get(matching[0]).body()) == learner, links
 
 
+def test_the_exercises_page_offers_all_learner_notebooks_as_one_zip(page):
+    """Click the Exercises page's zip link as a learner would: the download holds exactly the learner notebooks of
+    exercises/, byte for byte, one folder per exercise."""
+    import io
+    import zipfile
+
+    page.open("book/exercises")
+    with page.expect_download() as event:
+        page.locator("a.download-all").click()
+    download = event.value
+    assert download.suggested_filename == "exercises.zip"
+    saved = ARTIFACTS / "exercises.zip"
+    download.save_as(saved)
+    with zipfile.ZipFile(io.BytesIO(saved.read_bytes())) as archive:
+        inside = {name: archive.read(name) for name in archive.namelist()}
+    expected = {path.relative_to(site.ROOT).as_posix(): path.read_bytes()
+                for path in sorted(site.ROOT.glob("exercises/*/*.ipynb"))}
+    assert sorted(inside) == sorted(expected) and len(expected) == 5
+    assert all(inside[name] == expected[name] for name in expected), "a notebook in the zip differs from exercises/"
+
+
 def test_full_page_screenshots_of_every_chapter(page):
     shots = ARTIFACTS / "screenshots"
     shots.mkdir(parents=True, exist_ok=True)
