@@ -26,17 +26,21 @@ def test_toc_lists_every_chapter_notebook():
 def test_chapter_executes_top_to_bottom(path, built_book):
     stored = nbformat.read(path, as_version=4)
     assert not any(cell.get("outputs") for cell in stored.cells), "store chapters without outputs"
-    notebook = site.executed_notebook(built_book.output, path)
-    assert len(notebook.cells) == len(stored.cells)
-    for index, cell in enumerate(notebook.cells):
-        if cell.cell_type != "code":
-            continue
-        expected_error = "raises-exception" in cell.metadata.get("tags", [])
-        kinds = [(o.output_type, o.get("name")) for o in cell.outputs]
-        assert ("error", None) in kinds if expected_error else ("error", None) not in kinds, f"cell {index}"
-        assert ("stream", "stderr") not in kinds, f"cell {index} wrote to stderr: {cell.outputs}"
-        if "hide-input" in cell.metadata.get("tags", []):  # figure cells: the figure must be there
-            assert any("image/png" in o.get("data", {}) for o in cell.outputs), f"cell {index} drew no figure"
+    executed = site.executed_notebook(built_book.output, path)
+    # The execute cache keeps the code cells only, with their outputs; their tags are in the stored notebook.
+    code = [(index, cell) for index, cell in enumerate(stored.cells) if cell.cell_type == "code"]
+    assert len(executed.cells) == len(code)
+    for (index, cell), ran in zip(code, executed.cells):
+        assert ran.source == cell.source, f"cell {index}: the cache holds another version of it"
+        tags = cell.metadata.get("tags", [])
+        kinds = [(o.output_type, o.get("name")) for o in ran.outputs]
+        if "raises-exception" in tags:
+            assert ("error", None) in kinds, f"cell {index} is tagged raises-exception but raised nothing"
+        else:
+            assert ("error", None) not in kinds, f"cell {index} raised: {ran.outputs}"
+        assert ("stream", "stderr") not in kinds, f"cell {index} wrote to stderr: {ran.outputs}"
+        if "hide-input" in tags:  # figure cells: the figure must be there
+            assert any("image/png" in o.get("data", {}) for o in ran.outputs), f"cell {index} drew no figure"
 
 
 
