@@ -16,6 +16,8 @@ import pwd
 import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 from pathlib import Path
 
 SANDBOX_USER = "course-sandbox"
@@ -71,7 +73,9 @@ def prepare(scratch_root):
     os.chmod(scratch_root / "kernels", 0o711)
     spec = scratch_root / "jupyter" / "kernels" / "python3"
     spec.mkdir(parents=True, exist_ok=True)
-    (spec / "kernel.json").write_text(json.dumps({
+    # Every worker of a batch prepares the same scratch root at the same moment: write and copy into a private
+    # name first, then rename into place, so no worker ever sees a half-written file or trips over another's copy.
+    _replace_atomically(spec / "kernel.json", json.dumps({
         "argv": [sys.executable, "-m", "grader.kernel_launcher", "-f", "{connection_file}"],
         "display_name": "Python 3 (graded in the course sandbox)",
         "language": "python",
@@ -80,14 +84,23 @@ def prepare(scratch_root):
     datasets = scratch_root / "keras-datasets"
     source = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "datasets"
     if not datasets.exists():
+        staging = Path(tempfile.mkdtemp(prefix=".keras-datasets-", dir=scratch_root))
         if source.is_dir():
-            shutil.copytree(source, datasets)
-        else:
-            datasets.mkdir()
-        for path in [datasets, *datasets.rglob("*")]:
+            shutil.copytree(source, staging, dirs_exist_ok=True)
+        for path in [staging, *staging.rglob("*")]:
             os.chmod(path, 0o755 if path.is_dir() else 0o644)
+        try:
+            os.rename(staging, datasets)
+        except OSError:  # another worker's copy got there first: it is the same data
+            shutil.rmtree(staging, ignore_errors=True)
     return {"JUPYTER_PATH": str(scratch_root / "jupyter"), "GRADER_SCRATCH": str(scratch_root),
             "GRADER_SANDBOX_USER": SANDBOX_USER}
+
+
+def _replace_atomically(path, text):
+    staging = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+    staging.write_text(text)
+    os.replace(staging, path)
 
 
 def become_sandbox_user(user, limits):

@@ -118,8 +118,17 @@ def course_secret(course):
     """The course's verification secret, created on first use, readable by its owner only."""
     path = grader_folder(course) / "secret"
     if not path.exists():
-        path.write_text(secrets.token_hex(32))
-        os.chmod(path, 0o600)
+        # Workers of a batch may all get here on a new course: each writes a private file and links it into place;
+        # the first link wins and everyone reads that one.
+        staging = path.with_name(f".secret.{os.getpid()}.{secrets.token_hex(4)}")
+        staging.write_text(secrets.token_hex(32))
+        os.chmod(staging, 0o600)
+        try:
+            os.link(staging, path)
+        except FileExistsError:
+            pass
+        finally:
+            staging.unlink()
     return path.read_text().strip()
 
 

@@ -68,3 +68,86 @@ def test_a_gradebook_from_before_fingerprints_gets_the_column(tmp_path):
     book.set("bob", "ex", "graded", fingerprint="abc")
     assert book.get("bob", "ex")["fingerprint"] == "abc"
     book.close()
+
+
+def _prepare_after(barrier, scratch, keras_home, results):
+    import os
+    import shutil
+    import threading
+
+    from grader import sandbox
+
+    os.environ["KERAS_HOME"] = str(keras_home)
+    copy = shutil.copytree
+
+    def copy_when_all_have_looked(*args, **kwargs):  # the worst timing: every worker saw no copy yet
+        try:
+            barrier.wait(timeout=10)
+        except threading.BrokenBarrierError:  # a worker came late, saw the copy, and needs none
+            pass
+        return copy(*args, **kwargs)
+
+    shutil.copytree = copy_when_all_have_looked
+    barrier.wait()
+    try:
+        sandbox.prepare(scratch)
+        results.put("ok")
+    except Exception as error:  # noqa: BLE001 - reported to the test
+        results.put(repr(error))
+
+
+def test_workers_preparing_the_same_scratch_root_at_once_do_not_trip_over_each_other(tmp_path):
+    """A batch's workers all prepare the scratch root when they start. Each used to copy the Keras datasets straight
+    into place, and the slower one failed with FileExistsError, which cost the first learner of a batch their grade
+    (status error)."""
+    import json
+    import multiprocessing
+
+    keras_home = tmp_path / "keras"
+    (keras_home / "datasets" / "fashion-mnist").mkdir(parents=True)
+    for index in range(40):
+        (keras_home / "datasets" / "fashion-mnist" / f"part-{index}.gz").write_bytes(os.urandom(256 * 1024))
+    scratch = tmp_path / "scratch"
+    context = multiprocessing.get_context("fork")
+    workers = 4
+    barrier, results = context.Barrier(workers), context.Queue()
+    processes = [context.Process(target=_prepare_after, args=(barrier, scratch, keras_home, results))
+                 for _ in range(workers)]
+    for process in processes:
+        process.start()
+    outcomes = [results.get(timeout=120) for _ in processes]
+    for process in processes:
+        process.join(timeout=60)
+        if process.is_alive():
+            process.kill()
+    assert outcomes == ["ok"] * workers, outcomes
+    copied = sorted(path.name for path in (scratch / "keras-datasets" / "fashion-mnist").iterdir())
+    assert copied == sorted(f"part-{index}.gz" for index in range(40))
+    assert [path.name for path in scratch.iterdir() if path.name.startswith(".")] == []
+    kernel = json.loads((scratch / "jupyter" / "kernels" / "python3" / "kernel.json").read_text())
+    assert kernel["argv"][1:3] == ["-m", "grader.kernel_launcher"]
+
+
+def _read_secret(barrier, course, results):
+    from grader.verify import course_secret
+
+    barrier.wait()
+    results.put(course_secret(course))
+
+
+def test_workers_starting_on_a_new_course_agree_on_one_secret(tmp_path):
+    import multiprocessing
+    import stat
+
+    context = multiprocessing.get_context("fork")
+    barrier, results = context.Barrier(4), context.Queue()
+    processes = [context.Process(target=_read_secret, args=(barrier, tmp_path, results)) for _ in range(4)]
+    for process in processes:
+        process.start()
+    seen = {results.get(timeout=60) for _ in processes}
+    for process in processes:
+        process.join(timeout=30)
+    secret = tmp_path / ".grader" / "secret"
+    assert seen == {secret.read_text().strip()} and len(seen.pop()) == 64
+    assert stat.S_IMODE(secret.stat().st_mode) == 0o600
+    assert sorted(path.name for path in secret.parent.iterdir()) == ["secret"]
