@@ -31,13 +31,19 @@ from tools import nbgrader_course as course  # noqa: E402
 from tools.targets import TARGETS, reference_namespace, run_targets  # noqa: E402
 
 
-def time_chapters():
+def executed_chapters():
+    """Execute each chapter of the book in a fresh kernel; yield (path, seconds) as each one finishes."""
     for path in sorted((ROOT / "book").glob("*.ipynb")):
         notebook = nbformat.read(path, as_version=4)
         start = time.perf_counter()
         NotebookClient(notebook, timeout=600, kernel_name="python3",
                        resources={"metadata": {"path": str(path.parent)}}).execute()
-        print(f"chapter   {path.stem:28s} executes in {time.perf_counter() - start:6.1f} s", flush=True)
+        yield path, time.perf_counter() - start
+
+
+def time_chapters():
+    for path, seconds in executed_chapters():
+        print(f"chapter   {path.stem:28s} executes in {seconds:6.1f} s", flush=True)
 
 
 BASELINE = ROOT.parent / "shared" / "bench" / "mrdbourke_02_baseline.py"
@@ -63,12 +69,7 @@ def time_book_against_baseline():
     sections = json.loads(result.stdout.strip().splitlines()[-1])
     print(f"book      baseline notebook: {baseline:6.1f} s in all; its sections: {sections}", flush=True)
     chapters = 0.0
-    for path in sorted((ROOT / "book").glob("*.ipynb")):
-        notebook = nbformat.read(path, as_version=4)
-        begin = time.perf_counter()
-        NotebookClient(notebook, timeout=600, kernel_name="python3",
-                       resources={"metadata": {"path": str(path.parent)}}).execute()
-        seconds = time.perf_counter() - begin
+    for path, seconds in executed_chapters():
         chapters += seconds
         print(f"book      {path.stem:28s} {seconds:6.1f} s", flush=True)
     print(f"book      six chapters {chapters:6.1f} s, baseline {baseline:6.1f} s: ratio {chapters / baseline:.2f} "
