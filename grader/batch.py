@@ -21,6 +21,7 @@
 """
 
 import hashlib
+import shutil
 import sys
 import tempfile
 import time
@@ -207,6 +208,7 @@ def grade_batch(course, assignment, inbox, *, workers=2, db_url=None, limits=Lim
         if cluster is not None:
             cluster.close()
         book.close()
+        shutil.rmtree(scratch_root, ignore_errors=True)  # kernels' folders and the datasets copy: ~30 MB a batch
         if progress:
             progress.write("\n")
     if any(result["status"] == "graded" for result in results):  # the others got their note when refused

@@ -13,6 +13,7 @@ import csv
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -66,9 +67,11 @@ def sandbox_ready():
 def batch(tmp_path_factory):
     """Every fixture, graded once in one batch on 2 workers, into SQLite."""
     scratch, inbox, expected = new_course(tmp_path_factory.mktemp("fixtures"), NAMES)
+    scratch_before = set(Path(tempfile.gettempdir()).glob("course-grader-*"))
     results = grade_batch(scratch, fx.ASSIGNMENT, inbox, workers=2, limits=LIMITS)
     return SimpleNamespace(course=scratch, inbox=inbox, expected=expected, results={r["student"]: r for r in results},
-                           scores=scores_in(sqlite(scratch)), leftovers=fx.leftover_processes())
+                           scores=scores_in(sqlite(scratch)), leftovers=fx.leftover_processes(),
+                           scratch_left=set(Path(tempfile.gettempdir()).glob("course-grader-*")) - scratch_before)
 
 
 def feedback_text(batch, name):
@@ -101,12 +104,13 @@ def test_each_fixture_ends_as_expected(batch, name):
         assert phrase in text, f"{name}: the feedback does not say {phrase!r}"
 
 
-def test_the_run_finished_with_a_final_status_for_everyone_and_no_process_left(batch):
+def test_the_run_finished_with_a_final_status_for_everyone_and_nothing_left_behind(batch):
     book = StatusBook(sqlite(batch.course))
     statuses = {row["student"]: row["status"] for row in book.all(fx.ASSIGNMENT)}
     book.close()
     assert sorted(statuses) == NAMES and set(statuses.values()) <= set(FINAL)
     assert batch.leftovers == []
+    assert batch.scratch_left == set(), "the batch left its scratch folder (kernels, datasets copy) behind"
     assert len(scores_in(sqlite(batch.course))) == len(NAMES)  # exactly one submission each
 
 
