@@ -81,6 +81,8 @@ def verify_line(rows):
     """What the verifier did for one learner, in a few words."""
     parts, agree, nothing = [], 0, 0
     for row in rows:
+        if row.get("flagged"):
+            parts.append(f"{row['grade_id']} flagged for review: {row['flagged']}")
         if row["corrected"]:
             parts.append(f"{row['grade_id']} set to 0 (accuracy {row['verified_accuracy']:.3f}, target {row['target']})")
         elif row["unverified"]:
@@ -116,9 +118,11 @@ def grade_and_verify(course, assignment, student, inbox, db_url, limits, scratch
                    if row["changed"]]
         if changed:
             result["message"] = " ".join(filter(None, [result["message"], "Judge: " + ", ".join(changed) + "."]))
-        if any(row["corrected"] or row["unverified"] for row in result["verified"]):
+        if any(row["corrected"] or row["unverified"] or row["flagged"] for row in result["verified"]):
             result["message"] = " ".join(filter(None, [result["message"],
                                                        "Verifier: " + verify_line(result["verified"])]))
+        if any(row["flagged"] for row in result["verified"]):  # scores stand; the instructor decides
+            result["status"] = "flagged"
         result["fingerprint"] = submitted
         result["score"], result["max_score"] = total_score(db_url, assignment, student)
         return result
@@ -211,7 +215,7 @@ def grade_batch(course, assignment, inbox, *, workers=2, db_url=None, limits=Lim
         shutil.rmtree(scratch_root, ignore_errors=True)  # kernels' folders and the datasets copy: ~30 MB a batch
         if progress:
             progress.write("\n")
-    if any(result["status"] == "graded" for result in results):  # the others got their note when refused
+    if any(result["status"] in ("graded", "flagged") for result in results):  # the others got their note when refused
         write_feedback(course, assignment, db_url)
     return sorted(results + skipped, key=lambda r: r["student"])
 

@@ -10,9 +10,10 @@ import datetime
 
 import sqlalchemy as sa
 
-FINAL = ("graded", "missing", "invalid", "too large", "timed out", "error")
+FINAL = ("graded", "flagged", "missing", "invalid", "too large", "timed out", "error")
 # A rerun leaves these alone while the submission is unchanged; ``error`` (the grader's failure) is always retried.
-SETTLED = ("graded", "missing", "invalid", "too large", "timed out")
+# ``flagged`` is graded, with its scores in the gradebook, and held for the instructor to review (``grader.verify.flag``).
+SETTLED = ("graded", "flagged", "missing", "invalid", "too large", "timed out")
 _metadata = sa.MetaData()
 TABLE = sa.Table(
     "grading_status", _metadata,

@@ -50,21 +50,52 @@ def _fresh(maker, **options):
     return data
 
 
-def _split(loader, seed, scale=1.0):
-    """The test split of a public data set exactly as the test draws it (the seed is the test's own)."""
+def _split(loader, seed, scale=1.0, part="test"):
+    """A part of a public data set's split exactly as the test draws it (the seed is the test's own)."""
     def data(_secret_seed):
-        _, X_test, _, y_test = getattr(importlib.import_module("helpers.data"), loader)(test_size=0.25, seed=seed)
-        return np.asarray(X_test, dtype="float64") / scale, np.asarray(y_test, dtype="float64")
+        X_train, X_test, y_train, y_test = getattr(importlib.import_module("helpers.data"), loader)(test_size=0.25,
+                                                                                                    seed=seed)
+        X, y = (X_test, y_test) if part == "test" else (X_train, y_train)
+        return np.asarray(X, dtype="float64") / scale, np.asarray(y, dtype="float64")
     return data
 
 
-def _fashion(half):
+def _fashion(part):
+    """Fashion-MNIST as exercise 5 hands it out: a half of the test images, or the first 10,000 training images."""
     def data(_secret_seed):
         from helpers.data import fashion_mnist
-        _, (x_test, y_test) = fashion_mnist()
-        part = slice(0, 5000) if half == 0 else slice(5000, None)
-        return x_test[part].astype("float32"), y_test[part]
+        (x_train, y_train), (x_test, y_test) = fashion_mnist()
+        x, y = {"first half": (x_test[:5000], y_test[:5000]), "second half": (x_test[5000:], y_test[5000:]),
+                "train": (x_train[:10000], y_train[:10000])}[part]
+        return x.astype("float32"), y
     return data
+
+
+def _public(grade_id, answer_id, loader, seed, target, scale=1.0):
+    """A check of a model trained on a public data set's split: scored on its test part, and on its training part
+    to tell whether the model has seen the test part (see ``flag``)."""
+    return Check(grade_id, answer_id, _split(loader, seed, scale), target, 0.01,
+                 trained_on=_split(loader, seed, scale, part="train"))
+
+
+def flag(accuracy, train_accuracy, n_test, n_train):
+    """Why a model's test accuracy is implausibly above its accuracy on its own training data, or None.
+
+    An honest model scores at least as well on the data it was trained on as on data it never saw (on the exercises'
+    reference models the test accuracy is 0.00 to 0.06 *below*; ``bench`` and ``tests/test_judge_batch.py`` measure
+    it). A model that has seen the test split does the reverse. The gap must exceed 0.02 and three standard errors
+    of the difference of two proportions, so that sampling noise never flags an honest model; on small, easy data
+    sets (breast cancer, wine) a model trained on the test split may stay under it, and is not flagged.
+    """
+    if accuracy is None or train_accuracy is None:
+        return None
+    gap = accuracy - train_accuracy
+    p_test, p_train = (min(max(p, 1 / (n + 1)), n / (n + 1)) for p, n in ((accuracy, n_test), (train_accuracy, n_train)))
+    error = (p_test * (1 - p_test) / n_test + p_train * (1 - p_train) / n_train) ** 0.5
+    if gap > 0.02 and gap > 3 * error:
+        return (f"its test accuracy {accuracy:.3f} is {gap:.3f} above its accuracy {train_accuracy:.3f} on the training "
+                f"data it was given ({gap / error:.1f} standard errors): it looks trained on the test split")
+    return None
 
 
 @dataclass(frozen=True)
@@ -74,6 +105,7 @@ class Check:
     data: object        # seed -> (X, y), fresh data drawn as the test draws its own
     target: float
     tolerance: float = 0.03
+    trained_on: object = None  # seed -> (X, y), the data the exercise handed out to train on, for ``flag``
 
 
 CHECKS = {
@@ -93,22 +125,24 @@ CHECKS = {
     },
     "ch03_learning_rate": {
         "ch03_learning_rate": [
-            Check("test_train_given_model_reaches_the_target", "train_given_model", _split("digits", 0, scale=16.0), 0.90, 0.01),
-            Check("test_train_given_model_on_a_fresh_split", "train_given_model", _split("digits", 2718, scale=16.0), 0.90, 0.01),
+            _public("test_train_given_model_reaches_the_target", "train_given_model", "digits", 0, 0.90, 16.0),
+            _public("test_train_given_model_on_a_fresh_split", "train_given_model", "digits", 2718, 0.90, 16.0),
         ],
     },
     "ch04_normalization": {
         "ch04_normalization": [
-            Check("test_fit_cancer_reaches_the_target", "fit_cancer", _split("breast_cancer", 0), 0.94, 0.01),
-            Check("test_fit_cancer_on_a_fresh_split", "fit_cancer", _split("breast_cancer", 4711), 0.94, 0.01),
-            Check("test_fit_wine_normalizes_and_reaches_the_target", "fit_wine", _split("wine", 0), 0.93, 0.01),
-            Check("test_fit_wine_on_a_fresh_split", "fit_wine", _split("wine", 1618), 0.93, 0.01),
+            _public("test_fit_cancer_reaches_the_target", "fit_cancer", "breast_cancer", 0, 0.94),
+            _public("test_fit_cancer_on_a_fresh_split", "fit_cancer", "breast_cancer", 4711, 0.94),
+            _public("test_fit_wine_normalizes_and_reaches_the_target", "fit_wine", "wine", 0, 0.93),
+            _public("test_fit_wine_on_a_fresh_split", "fit_wine", "wine", 1618, 0.93),
         ],
     },
     "ch05_multiclass": {
         "ch05_multiclass": [
-            Check("test_fit_fashion_reaches_the_target_within_budget", "fit_fashion", _fashion(0), 0.88, 0.01),
-            Check("test_fit_fashion_on_the_other_half", "fit_fashion", _fashion(1), 0.88, 0.01),
+            Check("test_fit_fashion_reaches_the_target_within_budget", "fit_fashion", _fashion("first half"), 0.88,
+                  0.01, trained_on=_fashion("train")),
+            Check("test_fit_fashion_on_the_other_half", "fit_fashion", _fashion("second half"), 0.88, 0.01,
+                  trained_on=_fashion("train")),
         ],
     },
 }
@@ -140,8 +174,9 @@ def seed_for(secret, assignment, student, grade_id):
 def score_models(jobs, *, timeout=300, memory_bytes=4 * 2**30):
     """Accuracies of saved models on fresh data, computed in one fresh process.
 
-    ``jobs`` holds ``(model_path, assignment, notebook, grade_id, seed)`` tuples; returns one ``(accuracy, None)``
-    or ``(None, why)`` per job.
+    ``jobs`` holds ``(model_path, assignment, notebook, grade_id, seed)`` tuples; returns one dict per job:
+    ``accuracy``, ``train_accuracy`` (for a model trained on a public split, else None), their example counts
+    ``n_accuracy`` and ``n_train_accuracy``, and ``error`` (why the model could not be scored, else None).
     """
     if not jobs:
         return []
@@ -154,12 +189,15 @@ def score_models(jobs, *, timeout=300, memory_bytes=4 * 2**30):
         done = subprocess.run([sys.executable, "-m", "grader.verify"], input=request, capture_output=True, text=True,
                               timeout=timeout, preexec_fn=limit, env=nbgrader_environment())
     except subprocess.TimeoutExpired:
-        return [(None, f"scoring the models took more than {timeout} s")] * len(jobs)
+        return [_unscored(f"scoring the models took more than {timeout} s")] * len(jobs)
     lines = [line for line in done.stdout.splitlines() if line.startswith("[")]
     if done.returncode != 0 or not lines:
-        why = (done.stderr.strip().splitlines() or ["no result"])[-1][:300]
-        return [(None, why)] * len(jobs)
-    return [(result["accuracy"], result["error"]) for result in json.loads(lines[-1])]
+        return [_unscored((done.stderr.strip().splitlines() or ["no result"])[-1][:300])] * len(jobs)
+    return json.loads(lines[-1])
+
+
+def _unscored(why):
+    return {"accuracy": None, "train_accuracy": None, "error": why}
 
 
 def _fresh_process(payload, timeout, memory_bytes):
@@ -228,31 +266,44 @@ def _inspect_here(path):
 
 
 def _score_here(model_path, assignment, notebook, grade_id, seed):
-    """Run in the fresh process: load in safe mode, draw the data, count right answers with NumPy."""
+    """Run in the fresh process: load in safe mode, draw the data, count right answers with NumPy.
+
+    Returns the accuracy on the check's data and, for a model trained on a public split, on the training data the
+    exercise handed out (``train_accuracy``), each with the number of examples it was measured on.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from helpers.repro import import_keras_quietly
 
     keras = import_keras_quietly()
     check = next(c for c in CHECKS[assignment][notebook] if c.grade_id == grade_id)
+    failed = {"accuracy": None, "train_accuracy": None}
     try:
         model = keras.saving.load_model(model_path, safe_mode=True, compile=False)
     except Exception as error:
-        return {"accuracy": None, "error": f"the saved model could not be loaded in safe mode: {error}"[:300]}
-    X, y = check.data(seed)
+        return {**failed, "error": f"the saved model could not be loaded in safe mode: {error}"[:300]}
     model_path = Path(model_path)
     if model_path.with_suffix(".unverifiable").exists():
-        return {"accuracy": None, "error": "unverifiable: " + model_path.with_suffix(".unverifiable").read_text()}
+        return {**failed, "error": "unverifiable: " + model_path.with_suffix(".unverifiable").read_text()}
+    affine = None
     if model_path.with_suffix(".npz").exists():  # the test's preprocessing, kept as numbers (never unpickled)
-        with np.load(model_path.with_suffix(".npz"), allow_pickle=False) as affine:
-            X = np.asarray(X, dtype="float64").reshape(len(X), -1) @ affine["matrix"] + affine["offset"]
-    try:
-        outputs = np.asarray(model.predict(np.asarray(X, dtype="float32"), batch_size=1024, verbose=0))
-    except Exception as error:
-        return {"accuracy": None, "error": f"the saved model could not predict: {error}"[:300]}
-    if outputs.ndim != 2 or len(outputs) != len(y):
-        return {"accuracy": None, "error": f"the saved model's outputs have shape {outputs.shape}"}
-    labels = (outputs[:, 0] > 0.5).astype(int) if outputs.shape[1] == 1 else outputs.argmax(axis=1)
-    return {"accuracy": float(np.count_nonzero(labels == y) / len(y)), "error": None}
+        with np.load(model_path.with_suffix(".npz"), allow_pickle=False) as kept:
+            affine = kept["matrix"], kept["offset"]
+    result = {**failed, "error": None}
+    for key, data in (("accuracy", check.data), ("train_accuracy", check.trained_on)):
+        if data is None:
+            continue
+        X, y = data(seed)
+        if affine is not None:
+            X = np.asarray(X, dtype="float64").reshape(len(X), -1) @ affine[0] + affine[1]
+        try:
+            outputs = np.asarray(model.predict(np.asarray(X, dtype="float32"), batch_size=1024, verbose=0))
+        except Exception as error:
+            return {**failed, "error": f"the saved model could not predict: {error}"[:300]}
+        if outputs.ndim != 2 or len(outputs) != len(y):
+            return {**failed, "error": f"the saved model's outputs have shape {outputs.shape}"}
+        labels = (outputs[:, 0] > 0.5).astype(int) if outputs.shape[1] == 1 else outputs.argmax(axis=1)
+        result[key], result[f"n_{key}"] = float(np.count_nonzero(labels == y) / len(y)), len(y)
+    return result
 
 
 def verify_student(course, db_url, assignment, student):
@@ -278,12 +329,15 @@ def verify_student(course, db_url, assignment, student):
               seed_for(secret, assignment, student, c.grade_id)) for n, c, _ in kept])))
         for notebook, check, grade in found:
             passed_in_kernel = grade.auto_score is not None and grade.auto_score >= grade.max_score
-            accuracy, why = scored.get(check.grade_id, (None, "no model was kept for verification"))
+            score = scored.get(check.grade_id, _unscored("no model was kept for verification"))
+            accuracy, why = score["accuracy"], score["error"]
             verified = None if accuracy is None else accuracy >= check.target - check.tolerance
             row = {"student": student, "grade_id": check.grade_id, "in_kernel": grade.auto_score,
-                   "verified_accuracy": accuracy, "target": check.target, "corrected": False,
-                   "disagrees": verified is not None and passed_in_kernel != verified,
-                   "unverified": passed_in_kernel and verified is None, "why": why}
+                   "verified_accuracy": accuracy, "train_accuracy": score["train_accuracy"], "target": check.target,
+                   "corrected": False, "disagrees": verified is not None and passed_in_kernel != verified,
+                   "unverified": passed_in_kernel and verified is None, "why": why,
+                   "flagged": flag(accuracy, score["train_accuracy"], score.get("n_accuracy"),
+                                   score.get("n_train_accuracy"))}
             if passed_in_kernel and verified is False:
                 measured = f"accuracy {accuracy:.3f}"
                 grade.manual_score = 0.0

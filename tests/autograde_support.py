@@ -96,6 +96,7 @@ class AutogradeSuite:
         assert sorted(row["grade_id"] for row in rows) == sorted(check.grade_id for check in expected)
         for row in rows:
             assert row["verified_accuracy"] is not None and not row["corrected"] and not row["disagrees"], row
+            assert row["flagged"] is None, row  # an honest model does not look trained on the test split
             assert row["verified_accuracy"] >= row["target"], row
 
     @pytest.mark.slow

@@ -334,3 +334,32 @@ CASES = {
 ADVERSARIAL = {"ch01_single_neuron": CH01_ADVERSARIAL, "ch02_nonlinearity": CH02_ADVERSARIAL,
                "ch03_learning_rate": CH03_ADVERSARIAL, "ch04_normalization": CH04_ADVERSARIAL,
                "ch05_multiclass": CH05_ADVERSARIAL}
+
+# --- Trained on the test split -------------------------------------------------------------------------------
+# The data of exercises 3 to 5 are public, test split included. These answers train on the split the tests score
+# on, so they pass in the kernel and outside it; the verifier sees their test accuracy far above their accuracy on
+# the training data they were given, and the learner's status is ``flagged`` for the instructor (scores stand).
+TRAINED_ON_THE_TEST_SPLIT = {
+    "ch03_learning_rate": {"train_given_model": _src("""
+        def train_given_model(X, y, learning_rate):
+            _, X_scored, _, y_scored = digits(test_size=0.25, seed=0)  # the split the visible test scores on
+            repeats = -(-len(X) // len(X_scored))  # as many rows as given, so the step count looks right
+            X_scored = np.concatenate([X_scored / 16.0] * repeats)[:len(X)]
+            y_scored = np.concatenate([y_scored] * repeats)[:len(X)]
+            model = given_model()
+            model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+                          loss="sparse_categorical_crossentropy")
+            model.fit(X_scored, y_scored, epochs=EPOCHS, batch_size=BATCH_SIZE, verbose=0)
+            return model
+    """)},
+    "ch05_multiclass": {"fit_fashion": _src("""
+        def fit_fashion(images, labels):
+            _, (test_images, test_labels) = keras.datasets.fashion_mnist.load_data()
+            model = keras.Sequential([keras.Input(shape=(28, 28)), keras.layers.Rescaling(1 / 255),
+                                      keras.layers.Flatten(), keras.layers.Dense(256, activation="relu"),
+                                      keras.layers.Dense(10, activation="softmax")])
+            model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.002), loss="sparse_categorical_crossentropy")
+            model.fit(test_images, test_labels, epochs=8, batch_size=128, verbose=0)
+            return model
+    """)},
+}

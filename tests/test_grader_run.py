@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from grader.batch import fingerprint
 from grader.run import _copy_plain_files, check_inbox
 from grader.status import StatusBook
+from grader.verify import flag
 
 
 def test_check_inbox_accepts_submitted_and_outside_folders(tmp_path):
@@ -151,3 +152,24 @@ def test_workers_starting_on_a_new_course_agree_on_one_secret(tmp_path):
     assert seen == {secret.read_text().strip()} and len(seen.pop()) == 64
     assert stat.S_IMODE(secret.stat().st_mode) == 0o600
     assert sorted(path.name for path in secret.parent.iterdir()) == ["secret"]
+
+
+@pytest.mark.parametrize("test, train, n_test, n_train", [
+    (0.967, 0.976, 450, 1347),   # digits, the reference: a little lower on the test split, as honest models are
+    (0.971, 0.970, 450, 1347),   # the reference's largest gap over 10 seeds
+    (0.893, 0.880, 5000, 10000),  # above, but by less than 0.02
+    (1.000, 0.970, 45, 133),      # wine: too few rows to tell
+    (0.993, 0.974, 143, 426),     # breast cancer trained on its test split: too small and easy to tell
+    (None, 0.9, 450, 1347),
+])
+def test_a_model_that_could_be_honest_is_not_flagged(test, train, n_test, n_train):
+    assert flag(test, train, n_test, n_train) is None
+
+
+@pytest.mark.parametrize("test, train, n_test, n_train", [
+    (1.000, 0.955, 450, 1347),    # digits, trained on the test split instead (measured: gaps 0.040 to 0.054)
+    (0.950, 0.850, 5000, 10000),  # Fashion-MNIST trained on the test images
+])
+def test_a_model_better_on_the_test_split_than_on_its_training_data_is_flagged(test, train, n_test, n_train):
+    why = flag(test, train, n_test, n_train)
+    assert why and "trained on the test split" in why and f"{test:.3f}" in why and f"{train:.3f}" in why
