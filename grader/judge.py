@@ -120,7 +120,8 @@ class Results:
     def __init__(self, folder, facts, captures):
         out = Path(folder) / "out"
         self.arrays, self.errors = {}, {}
-        if (out / "results.npz").is_file() and (out / "results.npz").stat().st_size <= MAX_RESULTS_BYTES:
+        if (out / "results.npz").is_file() and not (out / "results.npz").is_symlink() \
+                and (out / "results.npz").stat().st_size <= MAX_RESULTS_BYTES:
             try:
                 with np.load(out / "results.npz", allow_pickle=False) as stored:
                     self.arrays = {key: stored[key] for key in stored.files}
@@ -248,8 +249,14 @@ def judge_submission(assignment, student, notebook_path, *, secret_seed, scratch
     os.chmod(folder, 0o700)
     returncode, log = run_in_sandbox(folder, limits, sandboxed)
     saved = {r["id"]: folder / "out" / f"{r['id']}.keras" for r in requests if r["kind"] == "save"}
+    probes = {r["id"]: r["probe"] for r in requests if r.get("probe")}
+    probes_file = folder.with_name(f"{folder.name}.probes.npz")  # the judge's own copy: the sandbox may rewrite its
+    np.savez(probes_file, **{name: inputs[name] for name in set(probes.values())})
     facts = inspect_models({key: path for key, path in saved.items()  # a plain file of a sane size, or nothing
-                            if path.is_file() and not path.is_symlink() and path.stat().st_size <= MAX_MODEL_BYTES})
+                            if path.is_file() and not path.is_symlink() and path.stat().st_size <= MAX_MODEL_BYTES},
+                           behaviour={"results": str(folder / "out" / "results.npz"), "inputs": str(probes_file),
+                                      "probes": probes})
+    probes_file.unlink()
     results = Results(folder, facts, _read_captures(captures))
     results.inputs = inputs
     if returncode is None:

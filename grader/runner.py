@@ -7,7 +7,8 @@ network, own process tree); it drops to the unprivileged sandbox user with the k
    learner's definitions; ``grader.judge.definitions`` chose them), each on its own, an error in one not stopping
    the next;
 2. answers each request of the job: call a function with arrays from ``FOLDER/inputs.npz`` (or a small Keras model
-   built from them), save a returned model as ``.keras``, or read a variable;
+   built from them), save a returned model as ``.keras`` (with its weights and its outputs on probe inputs, which
+   is how the judge reads a subclassed model that safe mode cannot load), or read a variable;
 3. writes ``FOLDER/out/results.npz`` (arrays only), ``FOLDER/out/errors.json`` and ``FOLDER/out/<id>.keras``.
 
 Everything here runs next to the learner's code, which may have replaced any of it: this process **decides
@@ -87,6 +88,10 @@ def main(folder):
             kwargs = {name: _argument(spec, inputs, keras) for name, spec in request.get("kwargs", {}).items()}
             returned = function(*args, **kwargs)
             if request["kind"] == "save":
+                if request.get("probe"):  # what the model does, for a model class safe mode cannot load
+                    results[f"{key}/probe"] = np.asarray(returned.predict(inputs[request["probe"]], verbose=0))
+                    for index, weight in enumerate(returned.get_weights()):
+                        results[f"{key}/weight/{index}"] = np.asarray(weight)
                 returned.save(out / f"{key}.keras")
             elif request.get("parts"):
                 for part, value in enumerate(returned):

@@ -42,6 +42,20 @@ CH01_HONEST = {
                 return -(w1 * x1 + b) / w2
             """),
     }, []),
+    "subclassed_model": ({"build_model": _src("""
+        class OneNeuron(keras.Model):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                self.neuron = keras.layers.Dense(1)
+                self.squash = keras.layers.Activation("sigmoid")
+            def call(self, inputs):
+                return self.squash(self.neuron(inputs))
+        def build_model(learning_rate=0.1):
+            model = OneNeuron()
+            model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss="binary_crossentropy",
+                          metrics=["accuracy"])
+            return model
+        """)}, []),
 }
 CH01_ADVERSARIAL = {
     "hardcodes_the_visible_labels": ({"to_labels": _src("""
@@ -65,6 +79,18 @@ CH01_ADVERSARIAL = {
         def boundary_x2(model, x1=0.0):
             return 0.5
         """)}, ["test_boundary_x2_of_a_known_neuron"]),
+    "subclassed_model_whose_call_ignores_its_neuron": ({"build_model": _src("""
+        class OneNeuron(keras.Model):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                self.neuron = keras.layers.Dense(1, activation="sigmoid")
+            def call(self, inputs):
+                return 0.0 * self.neuron(inputs) + 0.5
+        def build_model(learning_rate=0.1):
+            model = OneNeuron()
+            model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss="binary_crossentropy")
+            return model
+        """)}, ["test_build_model_is_one_sigmoid_neuron", "test_build_model_uses_adam_at_given_rate"]),
 }
 
 # --- Exercise 2 -----------------------------------------------------------------------------------------------
@@ -100,6 +126,23 @@ CH02_HONEST = {
                 return model
             """),
     }, []),
+    "subclassed_spec_model_output_defined_first": ({"build_spec_model": _src("""
+        class SpecModel(keras.Model):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                self.out = keras.layers.Dense(1)  # defined first, used last: weights are read by their shapes
+                self.squash = keras.layers.Activation("sigmoid")
+                self.hidden = [keras.layers.Dense(units, activation=activation) for units, activation in
+                               [(32, "relu"), (32, "relu"), (16, "tanh"), (16, "relu"), (8, "relu")]]
+            def call(self, x):
+                for layer in self.hidden:
+                    x = layer(x)
+                return self.squash(self.out(x))
+        def build_spec_model():
+            model = SpecModel()
+            model.compile(optimizer=keras.optimizers.Adam(), loss="binary_crossentropy", metrics=["accuracy"])
+            return model
+        """)}, []),
 }
 SPEC_WITH = """
 def build_spec_model():
@@ -143,6 +186,22 @@ CH02_ADVERSARIAL = {
         '[keras.layers.Dense(1, activation="sigmoid")]',
         '[keras.layers.Lambda(lambda t: t), keras.layers.Dense(1, activation="sigmoid")]')},
         ["test_spec_model_layers", "test_spec_model_compile_and_parameter_count"]),
+    "subclassed_spec_model_with_a_layer_more": ({"build_spec_model": _src("""
+        class SpecModel(keras.Model):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                self.hidden = [keras.layers.Dense(units, activation=activation) for units, activation in
+                               [(32, "relu"), (32, "relu"), (16, "tanh"), (16, "relu"), (8, "relu"), (8, "relu")]]
+                self.out = keras.layers.Dense(1, activation="sigmoid")
+            def call(self, x):
+                for layer in self.hidden:
+                    x = layer(x)
+                return self.out(x)
+        def build_spec_model():
+            model = SpecModel()
+            model.compile(optimizer=keras.optimizers.Adam(), loss="binary_crossentropy")
+            return model
+        """)}, ["test_spec_model_layers", "test_spec_model_compile_and_parameter_count"]),
 }
 
 # --- Exercise 3 -----------------------------------------------------------------------------------------------

@@ -175,3 +175,31 @@ def test_the_judges_inputs_depend_on_the_secret():
         _, other = rubrics.load(assignment).requests(np.random.default_rng(2))
         assert all(np.array_equal(first[k], again[k]) for k in first)
         assert any(not np.array_equal(first[k], other.get(k)) for k in first), assignment
+
+
+def _forward(weights, activations, x):
+    from grader.verify import ACTIVATIONS
+
+    for (kernel, bias), name in zip(zip(weights[::2], weights[1::2]), activations):
+        x = ACTIVATIONS[name](x @ kernel + bias)
+    return x
+
+
+def test_a_model_of_the_learners_own_class_is_read_from_what_it_computes():
+    """``dense_chain``: the judge's reading of a subclassed model from its weights and its outputs on probe inputs."""
+    from grader.verify import dense_chain
+
+    rng = np.random.default_rng(0)
+    probe = rng.normal(0, 3, (64, 2))
+    widths, activations = [2, 32, 16, 8, 1], ["relu", "tanh", "relu", "sigmoid"]
+    weights = [array for a, b in zip(widths, widths[1:]) for array in (rng.normal(0, 1, (a, b)), rng.normal(0, 1, b))]
+    outputs = _forward(weights, activations, probe)
+    assert dense_chain(weights, probe, outputs) == list(zip(widths[1:], activations))
+    shuffled = weights[6:] + weights[:6]  # layers defined in another order than call uses them
+    assert dense_chain(shuffled, probe, outputs) == list(zip(widths[1:], activations))
+    with pytest.raises(ValueError, match="not those of its Dense layers"):
+        dense_chain(weights, probe, np.full_like(outputs, 0.5))  # a call that ignores its layers
+    with pytest.raises(ValueError, match="not kernels and biases"):
+        dense_chain(weights + [np.ones(1), np.ones(1)], probe, outputs)  # e.g. a normalisation's statistics
+    with pytest.raises(ValueError, match="takes 2 inputs"):
+        dense_chain(weights[2:], probe, outputs)

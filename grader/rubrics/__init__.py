@@ -39,9 +39,13 @@ def call(key, function, *args, parts=False, return_args=False, **kwargs):
     return request
 
 
-def save(key, function, *args, **kwargs):
-    """A request to save the Keras model that ``function`` returns, for ``grader.verify.inspect_models``."""
-    return {"id": key, "kind": "save", "function": function, "args": list(args), "kwargs": kwargs}
+def save(key, function, *args, probe=None, **kwargs):
+    """A request to save the Keras model that ``function`` returns, for ``grader.verify.inspect_models``.
+
+    ``probe`` names an input array: the runner also hands back the model's outputs on it and its weights, from which
+    ``grader.verify`` reads a model whose class safe mode cannot load (a subclassed ``keras.Model``).
+    """
+    return {"id": key, "kind": "save", "function": function, "args": list(args), "kwargs": kwargs, "probe": probe}
 
 
 def value(key, name):

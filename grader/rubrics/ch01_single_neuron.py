@@ -14,10 +14,11 @@ def requests(rng):
     w = np.round(rng.uniform(0.5, 5.0, (2, 1)) * rng.choice([-1, 1], (2, 1)), 2)
     b = np.round(rng.uniform(-3, 3, (1,)), 2)
     x1 = float(np.round(rng.uniform(-2, 2), 2))
-    inputs = {"p": p, "p_col": p[:, None], "hand/w": w, "hand/b": b, "meta": np.array([threshold, rate, x1])}
+    inputs = {"p": p, "p_col": p[:, None], "hand/w": w, "hand/b": b, "meta": np.array([threshold, rate, x1]),
+              "probe": rng.normal(0, 3, (64, 2)).astype("float32")}
     return [
-        save("neuron", "build_model"),
-        save("neuron_rate", "build_model", learning_rate={"value": rate}),
+        save("neuron", "build_model", probe="probe"),
+        save("neuron_rate", "build_model", probe="probe", learning_rate={"value": rate}),
         call("labels_half", "to_labels", {"array": "p_col"}),
         call("labels_threshold", "to_labels", {"array": "p"}, threshold={"value": threshold}),
         call("labels_threshold_col", "to_labels", {"array": "p_col"}, threshold={"value": threshold}),

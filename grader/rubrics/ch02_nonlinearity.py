@@ -23,7 +23,8 @@ def requests(rng):
     inputs = {"z": z, "big": big, "rows": rows, "wide": wide}
     requests = [call(f"{name}_z", name, {"array": "z"}) for name in ("relu", "sigmoid", "softmax")]
     requests += [call(f"softmax_{key}", "softmax", {"array": key}) for key in ("big", "rows", "wide")]
-    return requests + [save("spec", "build_spec_model")], inputs
+    inputs["probe"] = rng.normal(0, 3, (64, 2)).astype("float32")
+    return requests + [save("spec", "build_spec_model", probe="probe")], inputs
 
 
 def activations_match(r):
