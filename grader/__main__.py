@@ -65,18 +65,19 @@ def main(argv=None):
                                      if autograded.is_dir() else [])
         if not students:
             print(f"No learner is autograded for {args.assignment}: nothing to verify.")
-        counts = {"agree": 0, "corrected": 0, "unverified": 0, "left": 0, "flagged": 0}
+        counts = {"agree": 0, "corrected": 0, "unchecked": 0, "left": 0, "flagged": 0}
         for student in students:
             rows = verify_student(course, db_url, args.assignment, student)
             for row in rows:
-                kind = ("corrected" if row["corrected"] else "unverified" if row["unverified"]
-                        else "left" if row["disagrees"] else "agree")
+                kind = ("unchecked" if row["corrected"] and row["verified_accuracy"] is None
+                        else "corrected" if row["corrected"] else "left" if row["disagrees"] else "agree")
                 counts[kind] += 1
                 counts["flagged"] += bool(row["flagged"])
             print(f"{student}: {verify_line(rows)}")
         if students:
             print(f"Verified {len(students)} learner(s): {counts['agree']} test(s) agree, {counts['corrected']} set "
-                  f"to 0, {counts['unverified']} passed but could not be verified, {counts['left']} failed in the "
+                  f"to 0 (model below target), {counts['unchecked']} set to 0 (passed in the kernel, but the model "
+                  f"could not be checked outside it), {counts['left']} failed in the "
                   f"kernel and were left as they are, {counts['flagged']} flagged for review (a model that looks "
                   "trained on the test split; its score stands until you decide). Run `nbgrader generate_feedback "
                   f"{args.assignment} --force` so that feedback shows the changes.")

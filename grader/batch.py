@@ -83,10 +83,11 @@ def verify_line(rows):
     for row in rows:
         if row.get("flagged"):
             parts.append(f"{row['grade_id']} flagged for review: {row['flagged']}")
-        if row["corrected"]:
+        if row["corrected"] and row["verified_accuracy"] is None:
+            parts.append(f"{row['grade_id']} set to 0: passed in the kernel, but its model could not be checked "
+                         f"outside it ({row['why']})")
+        elif row["corrected"]:
             parts.append(f"{row['grade_id']} set to 0 (accuracy {row['verified_accuracy']:.3f}, target {row['target']})")
-        elif row["unverified"]:
-            parts.append(f"{row['grade_id']} could not be verified ({row['why']}); its grade stands")
         elif row["disagrees"]:
             parts.append(f"{row['grade_id']} failed in the kernel but scored {row['verified_accuracy']:.3f} here; "
                          "left at its kernel score")
@@ -113,12 +114,13 @@ def grade_and_verify(course, assignment, student, inbox, db_url, limits, scratch
                                       scratch_root=scratch_root, sandboxed=sandboxed)
         result["judged"] = judge_and_record(course, assignment, student, db_url, limits, scratch_root, sandboxed) \
             if result["status"] == "graded" else []
-        result["verified"] = verify_student(course, db_url, assignment, student) if result["status"] == "graded" else []
+        result["verified"] = verify_student(course, db_url, assignment, student, scratch_root=scratch_root,
+                                            limits=limits, sandboxed=sandboxed) if result["status"] == "graded" else []
         changed = [f"{row['grade_id']} {row['in_kernel'] or 0:g}->{row['judged']:g}" for row in result["judged"]
                    if row["changed"]]
         if changed:
             result["message"] = " ".join(filter(None, [result["message"], "Judge: " + ", ".join(changed) + "."]))
-        if any(row["corrected"] or row["unverified"] or row["flagged"] for row in result["verified"]):
+        if any(row["corrected"] or row["flagged"] for row in result["verified"]):
             result["message"] = " ".join(filter(None, [result["message"],
                                                        "Verifier: " + verify_line(result["verified"])]))
         if any(row["flagged"] for row in result["verified"]):  # scores stand; the instructor decides

@@ -220,6 +220,28 @@ def _kill_tree(process):
     psutil.wait_procs(below, timeout=10)
 
 
+def run_job(folder, cells, requests, inputs, scratch_root, limits, sandboxed, files=()):
+    """Write a runner's job into ``folder`` (its cells, requests, input arrays and ``files`` to copy in), hand it to
+    the sandbox user, and run it (``run_in_sandbox``); its results are then in ``folder/out``."""
+    shutil.rmtree(folder, ignore_errors=True)
+    (folder / "out").mkdir(parents=True)
+    (folder / "tmp").mkdir()
+    (folder / "job.json").write_text(json.dumps({"cells": cells, "requests": requests}))
+    np.savez(folder / "inputs.npz", **inputs)
+    for name, source in dict(files).items():
+        shutil.copyfile(source, folder / name)
+    datasets = Path(scratch_root) / "keras-datasets"
+    if datasets.is_dir():
+        (folder / ".keras").mkdir()
+        (folder / ".keras" / "datasets").symlink_to(datasets)
+    if sandboxed:
+        user = sandbox.sandbox_user()
+        for item in [folder, *folder.rglob("*")]:
+            os.lchown(item, user.pw_uid, user.pw_gid)
+    os.chmod(folder, 0o700)
+    return run_in_sandbox(folder, limits, sandboxed)
+
+
 def judge_submission(assignment, student, notebook_path, *, secret_seed, scratch_root, captures=None,
                      limits=Limits(), sandboxed=True):
     """Verdicts on every graded cell the exercise's rubric decides; an empty list when it has no rubric."""
@@ -233,21 +255,7 @@ def judge_submission(assignment, student, notebook_path, *, secret_seed, scratch
     rng = np.random.default_rng(secret_seed)
     requests, inputs = rubric.requests(rng)
     folder = Path(scratch_root) / "judge" / f"{student}--{assignment}"
-    shutil.rmtree(folder, ignore_errors=True)
-    (folder / "out").mkdir(parents=True)
-    (folder / "tmp").mkdir()
-    (folder / "job.json").write_text(json.dumps({"cells": definitions(notebook), "requests": requests}))
-    np.savez(folder / "inputs.npz", **inputs)
-    datasets = Path(scratch_root) / "keras-datasets"
-    if datasets.is_dir():
-        (folder / ".keras").mkdir()
-        (folder / ".keras" / "datasets").symlink_to(datasets)
-    if sandboxed:
-        user = sandbox.sandbox_user()
-        for item in [folder, *folder.rglob("*")]:
-            os.lchown(item, user.pw_uid, user.pw_gid)
-    os.chmod(folder, 0o700)
-    returncode, log = run_in_sandbox(folder, limits, sandboxed)
+    returncode, log = run_job(folder, definitions(notebook), requests, inputs, scratch_root, limits, sandboxed)
     saved = {r["id"]: folder / "out" / f"{r['id']}.keras" for r in requests if r["kind"] == "save"}
     probes = {r["id"]: r["probe"] for r in requests if r.get("probe")}
     probes_file = folder.with_name(f"{folder.name}.probes.npz")  # the judge's own copy: the sandbox may rewrite its

@@ -8,7 +8,8 @@ network, own process tree); it drops to the unprivileged sandbox user with the k
    the next;
 2. answers each request of the job: call a function with arrays from ``FOLDER/inputs.npz`` (or a small Keras model
    built from them), save a returned model as ``.keras`` (with its weights and its outputs on probe inputs, which
-   is how the judge reads a subclassed model that safe mode cannot load), or read a variable;
+   is how the judge reads a subclassed model that safe mode cannot load), read a variable, or load a model the
+   kernel kept whose class is the learner's own and predict with it (``grader.verify``);
 3. writes ``FOLDER/out/results.npz`` (arrays only), ``FOLDER/out/errors.json`` and ``FOLDER/out/<id>.keras``.
 
 Everything here runs next to the learner's code, which may have replaced any of it: this process **decides
@@ -80,6 +81,20 @@ def main(folder):
                 if request["name"] not in namespace:
                     raise NameError(f"{request['name']} is not defined")
                 results[key] = np.asarray(namespace[request["name"]])
+                continue
+            if request["kind"] == "predict":  # a kept model the verifier cannot score by itself: its class is the
+                # learner's own, or so is its preprocessing (pickled by the kernel; unpickled here only)
+                classes = {name: item for name, item in namespace.items() if isinstance(item, type)}
+                model = keras.saving.load_model(folder / request["file"], custom_objects=classes)
+                data = inputs[request["array"]]
+                if request.get("transform"):
+                    import pickle
+
+                    vars(sys.modules["__main__"]).update(classes)  # the kernel pickled them as __main__.<name>
+                    with open(folder / request["transform"], "rb") as stream:
+                        scaler = pickle.load(stream)
+                    data = np.asarray(getattr(scaler, "transform", scaler)(data), dtype="float32")
+                results[key] = np.asarray(model.predict(data, batch_size=1024, verbose=0))
                 continue
             function = namespace.get(request["function"])
             if not callable(function):

@@ -17,9 +17,12 @@ model this module
 A test that passed in the kernel but whose model scores far below the target (more than ``tolerance`` under it,
 a margin that covers the sampling noise of the in-kernel test, so an honest model that passed never fails here)
 gets a manual score of 0 and a comment on the learner's answer cell, which ``nbgrader generate_feedback`` shows.
-A test that failed in the kernel is never raised: it may check more than accuracy. A model that cannot be scored
-(not kept, not loadable in safe mode, preprocessing that is not affine) keeps its in-kernel grade and is listed
-as unverified for the instructor to look at. Every disagreement is listed.
+So does a test that passed in the kernel with a model that cannot be checked here (none kept, a preprocessing
+that is not affine, a file that does not load): a kernel's pass alone never gives points. A model whose class is
+the learner's own (a subclassed ``keras.Model`` or a custom layer, which safe mode refuses) is loaded and run in the
+sandbox with the learner's classes instead (``_score_own_classes``). A test that failed in the kernel is never
+raised: it may check more than accuracy. Every disagreement is listed. For models trained on public data, ``flag``
+tells whether the model looks trained on the test split.
 
 ``python -m grader verify ASSIGNMENT`` runs it after ``nbgrader autograde``; ``grader.batch`` runs it for each
 learner as soon as they are graded.
@@ -31,13 +34,17 @@ import json
 import os
 import resource
 import secrets
+import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from grader import sandbox
+from grader.limits import Limits
 from grader.run import captures_folder, grader_folder, nbgrader_environment
 
 
@@ -395,35 +402,113 @@ def _score_here(model_path, assignment, notebook, grade_id, seed):
     failed = {"accuracy": None, "train_accuracy": None}
     try:
         model = keras.saving.load_model(model_path, safe_mode=True, compile=False)
-    except Exception as error:
-        return {**failed, "error": f"the saved model could not be loaded in safe mode: {error}"[:300]}
+    except Exception as error:  # a class of the learner's own, or a Lambda: ``verify_student`` tries the sandbox
+        return {**failed, "error": f"the saved model could not be loaded in safe mode: {error}"[:300],
+                "load_failed": True}
     model_path = Path(model_path)
-    if model_path.with_suffix(".unverifiable").exists():
-        return {**failed, "error": "unverifiable: " + model_path.with_suffix(".unverifiable").read_text()}
-    affine = None
-    if model_path.with_suffix(".npz").exists():  # the test's preprocessing, kept as numbers (never unpickled)
-        with np.load(model_path.with_suffix(".npz"), allow_pickle=False) as kept:
-            affine = kept["matrix"], kept["offset"]
+    if model_path.with_suffix(".transform.pkl").exists():  # a preprocessing that is not affine: the sandbox applies it
+        return {**failed, "error": "its preprocessing is not affine, and could only be applied in the sandbox",
+                "load_failed": True}
     result = {**failed, "error": None}
-    for key, data in (("accuracy", check.data), ("train_accuracy", check.trained_on)):
-        if data is None:
-            continue
-        X, y = data(seed)
-        if affine is not None:
-            X = np.asarray(X, dtype="float64").reshape(len(X), -1) @ affine[0] + affine[1]
+    for key, (X, y) in _inputs(check, model_path, seed).items():
         try:
-            outputs = np.asarray(model.predict(np.asarray(X, dtype="float32"), batch_size=1024, verbose=0))
+            outputs = np.asarray(model.predict(X, batch_size=1024, verbose=0))
         except Exception as error:
             return {**failed, "error": f"the saved model could not predict: {error}"[:300]}
-        if outputs.ndim != 2 or len(outputs) != len(y):
-            return {**failed, "error": f"the saved model's outputs have shape {outputs.shape}"}
-        labels = (outputs[:, 0] > 0.5).astype(int) if outputs.shape[1] == 1 else outputs.argmax(axis=1)
-        result[key], result[f"n_{key}"] = float(np.count_nonzero(labels == y) / len(y)), len(y)
+        try:
+            result[key], result[f"n_{key}"] = _accuracy(outputs, y), len(y)
+        except ValueError as error:
+            return {**failed, "error": str(error)}
     return result
 
 
-def verify_student(course, db_url, assignment, student):
-    """Check every model of one learner's graded submission; correct the gradebook; return one row per check."""
+def _inputs(check, model_path, seed):
+    """``{"accuracy": (X, y), "train_accuracy": (X, y)}``: the data a kept model is scored on, with the test's
+    preprocessing applied when it was kept as numbers (``x @ matrix + offset``, read without pickle)."""
+    affine = None
+    if Path(model_path).with_suffix(".npz").exists() and not Path(model_path).with_suffix(".transform.pkl").exists():
+        with np.load(Path(model_path).with_suffix(".npz"), allow_pickle=False) as kept:
+            affine = kept["matrix"], kept["offset"]
+    parts = {}
+    for key, data in (("accuracy", check.data), ("train_accuracy", check.trained_on)):
+        if data is not None:
+            X, y = data(seed)
+            if affine is not None:
+                X = np.asarray(X, dtype="float64").reshape(len(X), -1) @ affine[0] + affine[1]
+            parts[key] = np.asarray(X, dtype="float32"), np.asarray(y)
+    return parts
+
+
+def _accuracy(outputs, y):
+    """The share of right answers, from a model's outputs (one sigmoid column, or one column per class)."""
+    outputs = np.asarray(outputs, dtype="float64")
+    if outputs.ndim != 2 or len(outputs) != len(y):
+        raise ValueError(f"the saved model's outputs have shape {outputs.shape}")
+    labels = (outputs[:, 0] > 0.5).astype(int) if outputs.shape[1] == 1 else outputs.argmax(axis=1)
+    return float(np.count_nonzero(labels == y) / len(y))
+
+
+def _score_own_classes(course, assignment, student, models, seeds, *, scratch_root, limits, sandboxed):
+    """Score, in the sandbox, kept models that the verifier cannot score by itself: a model or layer class of the
+    learner's own (safe mode refuses it), or a preprocessing that is not affine (kept pickled).
+
+    ``models`` maps ``(notebook, Check)`` to a kept ``.keras`` file. The runner (``grader.runner``) executes the
+    learner's definitions, loads each file with the learner's classes (still refusing ``Lambda`` layers), unpickles
+    and applies the preprocessing, and hands back the outputs on the data, never the labels; the accuracy is
+    computed here. Returns ``{grade_id: score}``.
+    """
+    import nbformat
+
+    from grader.judge import Failed, Results, definitions, run_job
+    from grader.run import INTAKE
+
+    scores, by_notebook = {}, {}
+    for (notebook, check), path in models.items():
+        by_notebook.setdefault(notebook, []).append((check, path))
+    for notebook, pending in by_notebook.items():
+        source = next((path for path in (Path(course) / INTAKE / student / assignment / f"{notebook}.ipynb",
+                                         Path(course) / "autograded" / student / assignment / f"{notebook}.ipynb")
+                       if path.is_file()), None)
+        if source is None:
+            continue
+        requests, inputs, files, truth = [], {}, {}, {}
+        for check, path in pending:
+            files[f"{check.grade_id}.keras"] = path
+            transform = path.with_suffix(".transform.pkl")
+            if transform.is_file() and not transform.is_symlink():
+                files[transform.name] = transform
+            for key, (X, y) in _inputs(check, path, seeds[check.grade_id]).items():
+                inputs[f"{check.grade_id}/{key}"], truth[(check.grade_id, key)] = X, y
+                requests.append({"id": f"{check.grade_id}/{key}", "kind": "predict", "file": f"{check.grade_id}.keras",
+                                 "array": f"{check.grade_id}/{key}",
+                                 "transform": transform.name if transform.name in files else None})
+        job = Path(scratch_root) / "judge" / f"{student}--{assignment}--{notebook}--models"
+        code = definitions(nbformat.read(source, as_version=4))
+        returncode, log = run_job(job, code, requests, inputs, scratch_root, limits, sandboxed, files)
+        results = Results(job, {}, {})
+        for check, _ in pending:
+            score = {"accuracy": None, "train_accuracy": None, "error": None}
+            for key in ("accuracy", "train_accuracy"):
+                if (check.grade_id, key) not in truth:
+                    continue
+                y = truth[(check.grade_id, key)]
+                try:
+                    score[key], score[f"n_{key}"] = _accuracy(results.array(f"{check.grade_id}/{key}"), y), len(y)
+                except (Failed, ValueError) as error:
+                    why = log if returncode is None else str(error)
+                    score = _unscored(f"loading it with your own classes in the sandbox failed: {why}"[:300])
+                    break
+            scores[check.grade_id] = score
+        shutil.rmtree(job, ignore_errors=True)
+    return scores
+
+
+def verify_student(course, db_url, assignment, student, *, scratch_root=None, limits=None, sandboxed=True):
+    """Check every model of one learner's graded submission; correct the gradebook; return one row per check.
+
+    ``scratch_root``, ``limits`` and ``sandboxed`` are for kept models of the learner's own classes, which are
+    scored in the sandbox (``_score_own_classes``); without a scratch root a temporary one is made.
+    """
     from nbgrader.api import Gradebook, MissingEntry
 
     course, rows = Path(course), []
@@ -440,9 +525,22 @@ def verify_student(course, db_url, assignment, student):
         if not folder.is_dir():  # graded by plain `nbgrader autograde`: the kernel kept them next to the notebook
             folder = course / "autograded" / student / assignment / "verify"
         kept = [(n, c, g) for n, c, g in found if (folder / f"{c.grade_id}.keras").is_file()]
+        seeds = {c.grade_id: seed_for(secret, assignment, student, c.grade_id) for _, c, _ in found}
         scored = dict(zip([c.grade_id for _, c, _ in kept], score_models(
-            [(folder / f"{c.grade_id}.keras", assignment, n, c.grade_id,
-              seed_for(secret, assignment, student, c.grade_id)) for n, c, _ in kept])))
+            [(folder / f"{c.grade_id}.keras", assignment, n, c.grade_id, seeds[c.grade_id]) for n, c, _ in kept])))
+        own = {(n, c): folder / f"{c.grade_id}.keras" for n, c, g in kept if scored[c.grade_id].get("load_failed")
+               and g.auto_score is not None and g.auto_score >= g.max_score}
+        if own and (not sandboxed or not sandbox.problems()):
+            temporary = None if scratch_root else Path(tempfile.mkdtemp(prefix="course-grader-"))
+            if temporary:
+                os.chmod(temporary, 0o711)
+            try:
+                scored.update(_score_own_classes(course, assignment, student, own, seeds,
+                                                 scratch_root=scratch_root or temporary, limits=limits or Limits(),
+                                                 sandboxed=sandboxed))
+            finally:
+                if temporary:
+                    shutil.rmtree(temporary, ignore_errors=True)
         for notebook, check, grade in found:
             passed_in_kernel = grade.auto_score is not None and grade.auto_score >= grade.max_score
             score = scored.get(check.grade_id, _unscored("no model was kept for verification"))
@@ -451,16 +549,23 @@ def verify_student(course, db_url, assignment, student):
             row = {"student": student, "grade_id": check.grade_id, "in_kernel": grade.auto_score,
                    "verified_accuracy": accuracy, "train_accuracy": score["train_accuracy"], "target": check.target,
                    "corrected": False, "disagrees": verified is not None and passed_in_kernel != verified,
-                   "unverified": passed_in_kernel and verified is None, "why": why,
+                   "why": why,
                    "flagged": flag(accuracy, score["train_accuracy"], score.get("n_accuracy"),
                                    score.get("n_train_accuracy"))}
-            if passed_in_kernel and verified is False:
-                measured = f"accuracy {accuracy:.3f}"
+            if passed_in_kernel and verified is not True:  # a kernel's pass alone never gives points
                 grade.manual_score = 0.0
                 comment = gradebook.find_comment(check.answer_id, notebook, assignment, student)
-                note = (f"Verified outside your notebook: {check.grade_id} passed in the notebook, but the model it "
-                        f"trained scored {measured} on fresh data (target {check.target}). Its points are set to 0. "
-                        "Code that changes how models or metrics are scored does not change the grade.")
+                if verified is False:
+                    note = (f"Verified outside your notebook: {check.grade_id} passed in the notebook, but the model "
+                            f"it trained scored accuracy {accuracy:.3f} on fresh data (target {check.target}). Its "
+                            "points are set to 0. Code that changes how models or metrics are scored does not change "
+                            "the grade.")
+                else:
+                    note = (f"Verified outside your notebook: {check.grade_id} passed in the notebook, but its model "
+                            f"could not be checked outside it ({why}), so its points are set to 0. Keep the test "
+                            "cells as they are and return a Keras model that can be saved and loaded again: one of "
+                            "Keras's layers, or your own model class whose __init__ accepts **kwargs and passes them "
+                            "to super().__init__ (or that defines get_config). Your instructor can review this.")
                 if note not in (comment.manual_comment or ""):  # a rerun adds nothing
                     comment.manual_comment = "\n\n".join(filter(None, [comment.manual_comment, note]))
                 gradebook.db.commit()

@@ -341,9 +341,9 @@ def keep_for_verification(model, name, folder="verify", transform=None):
     The verifier loads the file in a fresh process, in Keras's safe mode, and scores it again outside the
     learner's kernel, so a notebook that fakes ``evaluate``, ``predict`` or the metrics gains nothing.
     ``transform`` is the preprocessing the test applies before the model (a fitted scaler's ``transform``); it is
-    kept as numbers, ``x @ matrix + offset``, when it is affine (every scikit-learn scaler is), and otherwise the
-    model is marked unverifiable (``<name>.unverifiable``), which leaves its grade to the in-kernel test. Failures
-    are reported, never raised.
+    kept as numbers, ``x @ matrix + offset``, when it is affine (every scikit-learn scaler is); otherwise the object
+    it belongs to (the scaler) is pickled as ``<name>.transform.pkl``, which only the sandbox ever unpickles, to
+    apply it there. Failures are reported, never raised.
     """
     from pathlib import Path
 
@@ -356,10 +356,19 @@ def keep_for_verification(model, name, folder="verify", transform=None):
             offset = np.asarray(transform(np.zeros((1, n_features))), dtype="float64")
             matrix = np.asarray(transform(np.eye(n_features)), dtype="float64") - offset
             probe = np.random.default_rng(0).normal(size=(16, n_features)) * 100
-            if not np.allclose(np.asarray(transform(probe), dtype="float64"), probe @ matrix + offset, rtol=1e-6,
-                               atol=1e-6):
-                path.with_suffix(".unverifiable").write_text("the preprocessing is not affine")
-            np.savez(path.with_suffix(".npz"), matrix=matrix, offset=offset)
+            if np.allclose(np.asarray(transform(probe), dtype="float64"), probe @ matrix + offset, rtol=1e-6,
+                           atol=1e-6):
+                np.savez(path.with_suffix(".npz"), matrix=matrix, offset=offset)
+            else:
+                import pickle
+
+                try:
+                    with open(path.with_suffix(".transform.pkl"), "wb") as stream:
+                        pickle.dump(getattr(transform, "__self__", transform), stream)
+                except Exception:
+                    path.unlink()  # a model without its preprocessing cannot be scored: keep neither
+                    path.with_suffix(".transform.pkl").unlink(missing_ok=True)
+                    raise
     except Exception as error:  # a learner's object that is not a savable model: the verifier will say so
         print(f"(The grader could not keep this model for verification: {type(error).__name__}: {error})")
 

@@ -66,6 +66,19 @@ def train_model(model, X, y):
     model.optimizer.learning_rate.assign(1e-5)
     return model.fit(X, y, epochs=1, verbose=0)  # far too little to learn
 """
+SUBCLASSED = """\
+class OneNeuron(keras.Model):  # an honest answer that Keras's safe mode cannot load: scored in the sandbox
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.neuron = keras.layers.Dense(1, activation="sigmoid")
+    def call(self, inputs):
+        return self.neuron(inputs)
+def build_model(learning_rate=0.1):
+    model = OneNeuron()
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate), loss="binary_crossentropy",
+                  metrics=["accuracy"])
+    return model
+"""
 WRONG_LABELS = """\
 def to_labels(probabilities, threshold=0.5):
     return (np.asarray(probabilities).reshape(-1) > 0.5).astype(int)  # ignores the threshold
@@ -212,6 +225,12 @@ def fixtures(answers):
         "23_plant_grader_files": (_before(answers, "boundary_x2", """\
             open("../planted_for_the_next_kernel.py", "w").write("import os")  # beside other learners' kernels
             """), Expected([], feedback=["PermissionError"], mixed=False)),
+        "24_skipped_keeping_and_patched_accuracy": (_replace(answers, "train_model", textwrap.dedent("""\
+            import helpers.grading
+            helpers.grading.keep_for_verification = lambda *args, **kwargs: None  # nothing for the verifier
+            helpers.grading.accuracy = lambda *args, **kwargs: 1.0
+            """) + UNTRAINED), Expected(T2, corrected=T2, feedback=["could not be checked outside it"], mixed=False)),
+        "25_subclassed_model": (_replace(answers, "build_model", SUBCLASSED), Expected([], mixed=False)),
         "_notebook_edits": ({
             "07_deleted_hidden_test": notebook_edit(delete_hidden_threshold_test),
             "08_edited_locked_test": notebook_edit(comment_out_visible_test),

@@ -422,3 +422,25 @@ TRAINED_ON_THE_TEST_SPLIT = {
             return model
     """)},
 }
+
+# --- Honest models the verifier scores in the sandbox -------------------------------------------------------------
+# A preprocessing of the learner's own that is not affine is kept pickled by the kernel and applied in the sandbox
+# only; these must keep full marks.
+SCORED_IN_THE_SANDBOX = {
+    "ch04_normalization": {"fit_cancer": _src("""
+        class LogScaler:  # standardises log(1 + x): not affine, so the grader applies it in the sandbox
+            def fit(self, X):
+                logs = np.log1p(np.asarray(X, dtype="float64"))
+                self.mean, self.std = logs.mean(axis=0), logs.std(axis=0) + 1e-12
+                return self
+            def transform(self, X):
+                return (np.log1p(np.asarray(X, dtype="float64")) - self.mean) / self.std
+        def fit_cancer(X, y):
+            scaler = LogScaler().fit(X)
+            model = keras.Sequential([keras.Input(shape=(X.shape[1],)), keras.layers.Dense(16, activation="relu"),
+                                      keras.layers.Dense(1, activation="sigmoid")])
+            model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01), loss="binary_crossentropy")
+            model.fit(scaler.transform(X), y, epochs=30, batch_size=32, verbose=0)
+            return scaler, model
+    """)},
+}

@@ -5,7 +5,8 @@ adversarial submissions from ``tests/judge_cases.py`` (each loses exactly its ce
 ``nbgrader autograde`` in the sandbox. To keep the batch short, the adversarial submissions leave the training
 tasks unanswered, so those cells score zero too. On exercises 3 and 5, whose data are public, one more learner
 trains on the test split the tests score on: full marks in the kernel and outside it, and the status ``flagged``
-(``grader.verify.flag``). ``nbgrader export`` and ``python -m grader export`` agree.
+(``grader.verify.flag``). On exercise 4 a learner whose scaler is a class of their own and not affine keeps full
+marks: the verifier applies it in the sandbox. ``nbgrader export`` and ``python -m grader export`` agree.
 Exercise 1's 33 cases are in ``tests/test_grading_batch.py``; exercise 4 also runs on PostgreSQL.
 """
 
@@ -22,7 +23,7 @@ from grader.batch import export_csv, grade_batch
 from grader.limits import Limits
 from grader.run import nbgrader_environment
 from grader.verify import CHECKS as MODEL_CHECKS
-from judge_cases import ADVERSARIAL, TRAINED_ON_THE_TEST_SPLIT
+from judge_cases import ADVERSARIAL, SCORED_IN_THE_SANDBOX, TRAINED_ON_THE_TEST_SPLIT
 from tools import nbgrader_course as course
 from tools.postgres import temporary_server
 
@@ -42,6 +43,8 @@ def plan(assignment):
     for name in list(ADVERSARIAL[assignment])[:2]:
         changes, failing = ADVERSARIAL[assignment][name]
         students[name] = ({**untrained, **changes}, sorted(set(failing) | set(model_cells)), "graded")
+    if assignment in SCORED_IN_THE_SANDBOX:
+        students["own_preprocessing_class"] = ({**answers, **SCORED_IN_THE_SANDBOX[assignment]}, [], "graded")
     if assignment in TRAINED_ON_THE_TEST_SPLIT:
         students["trained_on_the_test_split"] = ({**answers, **TRAINED_ON_THE_TEST_SPLIT[assignment]}, [], "flagged")
     return students
