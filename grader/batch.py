@@ -86,6 +86,8 @@ def verify_line(rows):
         if row["corrected"] and row["verified_accuracy"] is None:
             parts.append(f"{row['grade_id']} set to 0: passed in the kernel, but its model could not be checked "
                          f"outside it ({row['why']})")
+        elif row["corrected"] and row.get("training"):
+            parts.append(f"{row['grade_id']} set to 0 ({row['training']})")
         elif row["corrected"]:
             parts.append(f"{row['grade_id']} set to 0 (accuracy {row['verified_accuracy']:.3f}, target {row['target']})")
         elif row["disagrees"]:

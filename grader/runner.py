@@ -95,6 +95,11 @@ def main(folder):
                         scaler = pickle.load(stream)
                     data = np.asarray(getattr(scaler, "transform", scaler)(data), dtype="float32")
                 results[key] = np.asarray(model.predict(data, batch_size=1024, verbose=0))
+                optimizer = getattr(model, "optimizer", None)
+                if request.get("optimizer") and optimizer is not None:  # how it says it was trained
+                    results[f"{key}/optimizer"] = np.asarray(type(optimizer).__name__)
+                    results[f"{key}/learning_rate"] = np.asarray(keras.ops.convert_to_numpy(optimizer.learning_rate))
+                    results[f"{key}/iterations"] = np.asarray(keras.ops.convert_to_numpy(optimizer.iterations))
                 continue
             function = namespace.get(request["function"])
             if not callable(function):

@@ -78,11 +78,38 @@ def _fashion(part):
     return data
 
 
-def _public(grade_id, answer_id, loader, seed, target, scale=1.0):
+def _public(grade_id, answer_id, loader, seed, target, scale=1.0, trained_with=None):
     """A check of a model trained on a public data set's split: scored on its test part, and on its training part
     to tell whether the model has seen the test part (see ``flag``)."""
     return Check(grade_id, answer_id, _split(loader, seed, scale), target, 0.01,
-                 trained_on=_split(loader, seed, scale, part="train"))
+                 trained_on=_split(loader, seed, scale, part="train"), trained_with=trained_with)
+
+
+def _adam_at_the_chosen_rate(captures):
+    """Exercise 3's Task 3: Adam at the rate the learner chose (0.03 when the choice was refused), 5 epochs of
+    batches of 32 on the 1,347 training digits: what the hidden tests ask, decided from the kept sweep."""
+    from helpers.grading import usable_rate
+
+    sweep = captures.get("sweep", {})
+    try:
+        rate, _ = usable_rate(float(sweep["chosen_rate"]), sweep["rates"], sweep["losses"], fallback=0.03)
+    except (KeyError, TypeError, ValueError):
+        rate = 0.03
+    return {"optimizer": "Adam", "learning_rate": rate, "steps": 5 * -(-1347 // 32)}
+
+
+def training_problem(expected, used):
+    """What differs between how a task says to train (``expected``) and how the saved model's optimizer says it
+    was trained (``used``: its class, learning rate and step count), or None."""
+    if used.get("optimizer") is None:
+        return "its optimizer could not be read from the saved model"
+    if used["optimizer"] != expected["optimizer"]:
+        return f"it was compiled with {used['optimizer']}, but the task asks for {expected['optimizer']}"
+    if used.get("learning_rate") is None or not np.isclose(used["learning_rate"], expected["learning_rate"], rtol=1e-4):
+        return f"its learning rate is {used.get('learning_rate')}, not the {expected['learning_rate']:.3g} it was given"
+    if used.get("iterations") != expected["steps"]:
+        return f"it took {used.get('iterations')} training steps; the task allows exactly {expected['steps']}"
+    return None
 
 
 def flag(accuracy, train_accuracy, n_test, n_train):
@@ -113,6 +140,7 @@ class Check:
     target: float
     tolerance: float = 0.03
     trained_on: object = None  # seed -> (X, y), the data the exercise handed out to train on, for ``flag``
+    trained_with: object = None  # captures -> {"optimizer", "learning_rate", "steps"} the task prescribes
 
 
 CHECKS = {
@@ -132,8 +160,10 @@ CHECKS = {
     },
     "ch03_learning_rate": {
         "ch03_learning_rate": [
-            _public("test_train_given_model_reaches_the_target", "train_given_model", "digits", 0, 0.90, 16.0),
-            _public("test_train_given_model_on_a_fresh_split", "train_given_model", "digits", 2718, 0.90, 16.0),
+            _public("test_train_given_model_reaches_the_target", "train_given_model", "digits", 0, 0.90, 16.0,
+                    trained_with=_adam_at_the_chosen_rate),
+            _public("test_train_given_model_on_a_fresh_split", "train_given_model", "digits", 2718, 0.90, 16.0,
+                    trained_with=_adam_at_the_chosen_rate),
         ],
     },
     "ch04_normalization": {
@@ -410,6 +440,8 @@ def _score_here(model_path, assignment, notebook, grade_id, seed):
         return {**failed, "error": "its preprocessing is not affine, and could only be applied in the sandbox",
                 "load_failed": True}
     result = {**failed, "error": None}
+    if check.trained_with is not None:
+        result["training"] = _optimizer_here(keras, model_path)
     for key, (X, y) in _inputs(check, model_path, seed).items():
         try:
             outputs = np.asarray(model.predict(X, batch_size=1024, verbose=0))
@@ -420,6 +452,17 @@ def _score_here(model_path, assignment, notebook, grade_id, seed):
         except ValueError as error:
             return {**failed, "error": str(error)}
     return result
+
+
+def _optimizer_here(keras, model_path, custom_objects=None):
+    """The saved optimizer's class, learning rate and step count (``iterations``), or Nones when it has none."""
+    try:
+        optimizer = keras.saving.load_model(model_path, safe_mode=True, custom_objects=custom_objects).optimizer
+        return {"optimizer": type(optimizer).__name__,
+                "learning_rate": float(keras.ops.convert_to_numpy(optimizer.learning_rate)),
+                "iterations": int(keras.ops.convert_to_numpy(optimizer.iterations))}
+    except Exception:  # noqa: BLE001 - not compiled, a schedule, an optimizer of the learner's own
+        return {"optimizer": None, "learning_rate": None, "iterations": None}
 
 
 def _inputs(check, model_path, seed):
@@ -481,7 +524,8 @@ def _score_own_classes(course, assignment, student, models, seeds, *, scratch_ro
                 inputs[f"{check.grade_id}/{key}"], truth[(check.grade_id, key)] = X, y
                 requests.append({"id": f"{check.grade_id}/{key}", "kind": "predict", "file": f"{check.grade_id}.keras",
                                  "array": f"{check.grade_id}/{key}",
-                                 "transform": transform.name if transform.name in files else None})
+                                 "transform": transform.name if transform.name in files else None,
+                                 "optimizer": check.trained_with is not None})
         job = Path(scratch_root) / "judge" / f"{student}--{assignment}--{notebook}--models"
         code = definitions(nbformat.read(source, as_version=4))
         returncode, log = run_job(job, code, requests, inputs, scratch_root, limits, sandboxed, files)
@@ -498,6 +542,15 @@ def _score_own_classes(course, assignment, student, models, seeds, *, scratch_ro
                     why = log if returncode is None else str(error)
                     score = _unscored(f"loading it with your own classes in the sandbox failed: {why}"[:300])
                     break
+            if check.trained_with is not None:
+                found = {name: results.arrays.get(f"{check.grade_id}/accuracy/{name}")
+                         for name in ("optimizer", "learning_rate", "iterations")}
+                try:
+                    score["training"] = {"optimizer": str(found["optimizer"].item()),
+                                         "learning_rate": float(found["learning_rate"].item()),
+                                         "iterations": int(found["iterations"].item())}
+                except (AttributeError, TypeError, ValueError):  # missing, or not what the runner writes
+                    score["training"] = {}
             scores[check.grade_id] = score
         shutil.rmtree(job, ignore_errors=True)
     return scores
@@ -541,21 +594,32 @@ def verify_student(course, db_url, assignment, student, *, scratch_root=None, li
             finally:
                 if temporary:
                     shutil.rmtree(temporary, ignore_errors=True)
+        captures = None
         for notebook, check, grade in found:
             passed_in_kernel = grade.auto_score is not None and grade.auto_score >= grade.max_score
             score = scored.get(check.grade_id, _unscored("no model was kept for verification"))
             accuracy, why = score["accuracy"], score["error"]
             verified = None if accuracy is None else accuracy >= check.target - check.tolerance
+            problem = None
+            if verified and check.trained_with is not None:
+                if captures is None:
+                    from grader.judge import _read_captures
+                    captures = _read_captures(folder)
+                problem = training_problem(check.trained_with(captures), score.get("training") or {})
+                verified = problem is None
             row = {"student": student, "grade_id": check.grade_id, "in_kernel": grade.auto_score,
                    "verified_accuracy": accuracy, "train_accuracy": score["train_accuracy"], "target": check.target,
                    "corrected": False, "disagrees": verified is not None and passed_in_kernel != verified,
-                   "why": why,
+                   "why": why, "training": problem,
                    "flagged": flag(accuracy, score["train_accuracy"], score.get("n_accuracy"),
                                    score.get("n_train_accuracy"))}
             if passed_in_kernel and verified is not True:  # a kernel's pass alone never gives points
                 grade.manual_score = 0.0
                 comment = gradebook.find_comment(check.answer_id, notebook, assignment, student)
-                if verified is False:
+                if problem:
+                    note = (f"Verified outside your notebook: {check.grade_id} passed in the notebook, but the model "
+                            f"it trained does not follow the task: {problem}. Its points are set to 0.")
+                elif verified is False:
                     note = (f"Verified outside your notebook: {check.grade_id} passed in the notebook, but the model "
                             f"it trained scored accuracy {accuracy:.3f} on fresh data (target {check.target}). Its "
                             "points are set to 0. Code that changes how models or metrics are scored does not change "

@@ -444,3 +444,18 @@ SCORED_IN_THE_SANDBOX = {
             return scaler, model
     """)},
 }
+
+# --- Trained otherwise than the task says --------------------------------------------------------------------------
+# Exercise 3's Task 3 prescribes Adam at the chosen rate for 5 epochs. This answer trains four times longer and
+# silences the kernel's check; the verifier reads the saved optimizer and sets both model cells to 0.
+TRAINED_OTHERWISE = {
+    "ch03_learning_rate": {"train_given_model": _src("""
+        check_trained_with = lambda *args, **kwargs: None  # the hidden tests' check, silenced in the kernel
+        def train_given_model(X, y, learning_rate):
+            model = given_model()
+            model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+                          loss="sparse_categorical_crossentropy")
+            model.fit(X, y, epochs=4 * EPOCHS, batch_size=BATCH_SIZE, verbose=0)
+            return model
+    """)},
+}

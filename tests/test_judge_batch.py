@@ -5,7 +5,8 @@ adversarial submissions from ``tests/judge_cases.py`` (each loses exactly its ce
 ``nbgrader autograde`` in the sandbox. To keep the batch short, the adversarial submissions leave the training
 tasks unanswered, so those cells score zero too. On exercises 3 and 5, whose data are public, one more learner
 trains on the test split the tests score on: full marks in the kernel and outside it, and the status ``flagged``
-(``grader.verify.flag``). On exercise 4 a learner whose scaler is a class of their own and not affine keeps full
+(``grader.verify.flag``). On exercise 3 a learner who trains four times longer than the task says and silences
+the kernel's check loses both model cells: the verifier reads the saved optimizer. On exercise 4 a learner whose scaler is a class of their own and not affine keeps full
 marks: the verifier applies it in the sandbox. ``nbgrader export`` and ``python -m grader export`` agree.
 Exercise 1's 33 cases are in ``tests/test_grading_batch.py``; exercise 4 also runs on PostgreSQL.
 """
@@ -23,7 +24,7 @@ from grader.batch import export_csv, grade_batch
 from grader.limits import Limits
 from grader.run import nbgrader_environment
 from grader.verify import CHECKS as MODEL_CHECKS
-from judge_cases import ADVERSARIAL, SCORED_IN_THE_SANDBOX, TRAINED_ON_THE_TEST_SPLIT
+from judge_cases import ADVERSARIAL, SCORED_IN_THE_SANDBOX, TRAINED_ON_THE_TEST_SPLIT, TRAINED_OTHERWISE
 from tools import nbgrader_course as course
 from tools.postgres import temporary_server
 
@@ -43,6 +44,8 @@ def plan(assignment):
     for name in list(ADVERSARIAL[assignment])[:2]:
         changes, failing = ADVERSARIAL[assignment][name]
         students[name] = ({**untrained, **changes}, sorted(set(failing) | set(model_cells)), "graded")
+    if assignment in TRAINED_OTHERWISE:
+        students["trained_otherwise"] = ({**answers, **TRAINED_OTHERWISE[assignment]}, model_cells, "graded")
     if assignment in SCORED_IN_THE_SANDBOX:
         students["own_preprocessing_class"] = ({**answers, **SCORED_IN_THE_SANDBOX[assignment]}, [], "graded")
     if assignment in TRAINED_ON_THE_TEST_SPLIT:
@@ -78,6 +81,8 @@ def test_the_gradebook_holds_the_judges_scores(tmp_path, assignment):
     points = course.max_scores(assignment, f"{assignment}.ipynb")
     for student, (_, zero, status) in students.items():
         assert results[student]["status"] == status, results[student]["message"]
+        if student == "trained_otherwise":
+            assert "training steps; the task allows exactly 215" in results[student]["message"]
         if status == "flagged":  # the instructor reads why, and the learner still gets feedback
             print(student, assignment, results[student]["message"])
             assert "flagged for review" in results[student]["message"]
