@@ -258,7 +258,7 @@ def judge_submission(assignment, student, notebook_path, *, secret_seed, scratch
     returncode, log = run_job(folder, definitions(notebook), requests, inputs, scratch_root, limits, sandboxed)
     saved = {r["id"]: folder / "out" / f"{r['id']}.keras" for r in requests if r["kind"] == "save"}
     probes = {r["id"]: r["probe"] for r in requests if r.get("probe")}
-    probes_file = folder.with_name(f"{folder.name}.probes.npz")  # the judge's own copy: the sandbox may rewrite its
+    probes_file = folder.with_name(f"{folder.name}.probes.npz")  # the judge's own: the runner can rewrite inputs.npz
     np.savez(probes_file, **{name: inputs[name] for name in set(probes.values())})
     facts = inspect_models({key: path for key, path in saved.items()  # a plain file of a sane size, or nothing
                             if path.is_file() and not path.is_symlink() and path.stat().st_size <= MAX_MODEL_BYTES},

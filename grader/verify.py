@@ -267,12 +267,16 @@ def inspect_models(paths, *, behaviour=None, timeout=300, memory_bytes=4 * 2**30
         return {key: {"error": f"the saved model could not be inspected: {error}"[:300]} for key in paths}
 
 
+def _softmax(z):
+    e = np.exp(z - z.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
 ACTIVATIONS = {  # the order decides between activations that agree on every probe (relu before linear)
     "relu": lambda z: np.maximum(z, 0.0),
     "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)),
     "tanh": np.tanh,
-    "softmax": lambda z: np.exp(z - z.max(axis=-1, keepdims=True)) / np.exp(z - z.max(axis=-1, keepdims=True)).sum(
-        axis=-1, keepdims=True),
+    "softmax": _softmax,
     "linear": lambda z: z,
 }
 
@@ -434,11 +438,11 @@ def _score_here(model_path, assignment, notebook, grade_id, seed):
         model = keras.saving.load_model(model_path, safe_mode=True, compile=False)
     except Exception as error:  # a class of the learner's own, or a Lambda: ``verify_student`` tries the sandbox
         return {**failed, "error": f"the saved model could not be loaded in safe mode: {error}"[:300],
-                "load_failed": True}
+                "needs_sandbox": True}
     model_path = Path(model_path)
     if model_path.with_suffix(".transform.pkl").exists():  # a preprocessing that is not affine: the sandbox applies it
         return {**failed, "error": "its preprocessing is not affine, and could only be applied in the sandbox",
-                "load_failed": True}
+                "needs_sandbox": True}
     result = {**failed, "error": None}
     if check.trained_with is not None:
         result["training"] = _optimizer_here(keras, model_path)
@@ -581,7 +585,7 @@ def verify_student(course, db_url, assignment, student, *, scratch_root=None, li
         seeds = {c.grade_id: seed_for(secret, assignment, student, c.grade_id) for _, c, _ in found}
         scored = dict(zip([c.grade_id for _, c, _ in kept], score_models(
             [(folder / f"{c.grade_id}.keras", assignment, n, c.grade_id, seeds[c.grade_id]) for n, c, _ in kept])))
-        own = {(n, c): folder / f"{c.grade_id}.keras" for n, c, g in kept if scored[c.grade_id].get("load_failed")
+        own = {(n, c): folder / f"{c.grade_id}.keras" for n, c, g in kept if scored[c.grade_id].get("needs_sandbox")
                and g.auto_score is not None and g.auto_score >= g.max_score}
         if own and (not sandboxed or not sandbox.problems()):
             temporary = None if scratch_root else Path(tempfile.mkdtemp(prefix="course-grader-"))
