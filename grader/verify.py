@@ -115,11 +115,15 @@ def training_problem(expected, used):
 def flag(accuracy, train_accuracy, n_test, n_train):
     """Why a model's test accuracy is implausibly above its accuracy on its own training data, or None.
 
-    An honest model scores at least as well on the data it was trained on as on data it never saw (on the exercises'
-    reference models the test accuracy is 0.00 to 0.06 *below*; ``bench`` and ``tests/test_judge_batch.py`` measure
-    it). A model that has seen the test split does the reverse. The gap must exceed 0.02 and three standard errors
-    of the difference of two proportions, so that sampling noise never flags an honest model; on small, easy data
-    sets (breast cancer, wine) a model trained on the test split may stay under it, and is not flagged.
+    An honest model scores at least as well on the data it was trained on as on data it never saw; a model that has
+    seen the test split does the reverse. Measured when this rule was written (the reference recipes outside the
+    grader, 5 seeds on two splits each; Fashion-MNIST one seed), test minus training accuracy was -0.020 to +0.001 on
+    the digits, -0.056 to -0.019 on breast cancer, 0 on wine (both 1.0) and -0.017 on Fashion-MNIST; trained on the
+    test split instead, +0.040 to +0.054 on the digits and +0.028 on Fashion-MNIST, but only +0.002 to +0.026 on
+    breast cancer and +0.015 to +0.068 on wine. The gap must exceed 0.02 and three standard errors of the difference
+    of two proportions, so that sampling noise never flags an honest model; on the small, easy data sets (breast
+    cancer, wine) a model trained on the test split may stay under it, and is not flagged.
+    ``tests/test_judge_batch.py`` grades such a learner on exercises 3 and 5.
     """
     if accuracy is None or train_accuracy is None:
         return None
