@@ -74,6 +74,7 @@ def main(folder):
     keras = import_keras_quietly()
     with np.load(folder / "inputs.npz", allow_pickle=False) as stored:
         inputs = {key: stored[key] for key in stored.files}
+    loaded = {}
     for request in job["requests"]:
         key = request["id"]
         try:
@@ -85,7 +86,9 @@ def main(folder):
             if request["kind"] == "predict":  # a kept model the verifier cannot score by itself: its class is the
                 # learner's own, or so is its preprocessing (pickled by the kernel; unpickled here only)
                 classes = {name: item for name, item in namespace.items() if isinstance(item, type)}
-                model = keras.saving.load_model(folder / request["file"], custom_objects=classes)
+                if request["file"] not in loaded:  # one load per file, for its test and its training data
+                    loaded[request["file"]] = keras.saving.load_model(folder / request["file"], custom_objects=classes)
+                model = loaded[request["file"]]
                 data = inputs[request["array"]]
                 if request.get("transform"):
                     import pickle

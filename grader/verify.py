@@ -271,7 +271,9 @@ def inspect_models(paths, *, behaviour=None, timeout=300, memory_bytes=4 * 2**30
         return {key: {"error": f"the saved model could not be inspected: {error}"[:300]} for key in paths}
 
 
-def _softmax(z):
+def softmax(z):
+    """Softmax along the last axis, shifted by each row's maximum (the judge's own, for its checks)."""
+    z = np.asarray(z, dtype="float64")
     e = np.exp(z - z.max(axis=-1, keepdims=True))
     return e / e.sum(axis=-1, keepdims=True)
 
@@ -280,7 +282,7 @@ ACTIVATIONS = {  # the order decides between activations that agree on every pro
     "relu": lambda z: np.maximum(z, 0.0),
     "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)),
     "tanh": np.tanh,
-    "softmax": _softmax,
+    "softmax": softmax,
     "linear": lambda z: z,
 }
 
@@ -438,8 +440,14 @@ def _score_here(model_path, assignment, notebook, grade_id, seed):
     keras = import_keras_quietly()
     check = next(c for c in CHECKS[assignment][notebook] if c.grade_id == grade_id)
     failed = {"accuracy": None, "train_accuracy": None}
+    model = None
+    if check.trained_with is not None:  # the optimizer is read too: loaded compiled when it compiles back
+        try:
+            model = keras.saving.load_model(model_path, safe_mode=True)
+        except Exception:  # noqa: BLE001 - tried again without compiling below
+            model = None
     try:
-        model = keras.saving.load_model(model_path, safe_mode=True, compile=False)
+        model = model or keras.saving.load_model(model_path, safe_mode=True, compile=False)
     except Exception as error:  # a class of the learner's own, or a Lambda: ``verify_student`` tries the sandbox
         return {**failed, "error": f"the saved model could not be loaded in safe mode: {error}"[:300],
                 "needs_sandbox": True}
@@ -449,7 +457,7 @@ def _score_here(model_path, assignment, notebook, grade_id, seed):
                 "needs_sandbox": True}
     result = {**failed, "error": None}
     if check.trained_with is not None:
-        result["training"] = _optimizer_here(keras, model_path)
+        result["training"] = _optimizer_facts(keras, model)
     for key, (X, y) in _inputs(check, model_path, seed).items():
         try:
             outputs = np.asarray(model.predict(X, batch_size=1024, verbose=0))
@@ -462,10 +470,10 @@ def _score_here(model_path, assignment, notebook, grade_id, seed):
     return result
 
 
-def _optimizer_here(keras, model_path, custom_objects=None):
-    """The saved optimizer's class, learning rate and step count (``iterations``), or Nones when it has none."""
+def _optimizer_facts(keras, model):
+    """The model's optimizer class, learning rate and step count (``iterations``), or Nones when it has none."""
     try:
-        optimizer = keras.saving.load_model(model_path, safe_mode=True, custom_objects=custom_objects).optimizer
+        optimizer = model.optimizer
         return {"optimizer": type(optimizer).__name__,
                 "learning_rate": float(keras.ops.convert_to_numpy(optimizer.learning_rate)),
                 "iterations": int(keras.ops.convert_to_numpy(optimizer.iterations))}
@@ -533,7 +541,7 @@ def _score_own_classes(course, assignment, student, models, seeds, *, scratch_ro
                 requests.append({"id": f"{check.grade_id}/{key}", "kind": "predict", "file": f"{check.grade_id}.keras",
                                  "array": f"{check.grade_id}/{key}",
                                  "transform": transform.name if transform.name in files else None,
-                                 "optimizer": check.trained_with is not None})
+                                 "optimizer": check.trained_with is not None and key == "accuracy"})
         job = Path(scratch_root) / "judge" / f"{student}--{assignment}--{notebook}--models"
         code = definitions(nbformat.read(source, as_version=4))
         returncode, log = run_job(job, code, requests, inputs, scratch_root, limits, sandboxed, files)
