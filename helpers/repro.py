@@ -159,3 +159,22 @@ def show_error(lines=2, width=160):
         print(f"{type(error).__name__}: " + "\n".join(shown) + more)
     else:
         raise AssertionError("show_error: the block was expected to raise an error, and it did not")
+
+
+def glue(**values):
+    """Keep measured values for the prose around a cell: ``glue(test_accuracy=0.891)``.
+
+    In the built book, a markdown cell that writes ``{glue:text}`test_accuracy:.3f``` shows the value this cell
+    computed, so a sentence and the output it describes cannot drift apart (this is myst-nb's ``glue``, which
+    ``tests/test_chapters.py`` checks). Where myst-nb is not installed, as on Colab, it does nothing: read the number
+    in the cell's printed output instead. Values must be numbers or strings.
+    """
+    for name, value in values.items():
+        if not isinstance(value, (int, float, str, np.integer, np.floating)):
+            raise TypeError(f"glue: {name} is a {type(value).__name__}; glue a number or a string (float(x), f'{{x}}')")
+    try:
+        from myst_nb import glue as myst_glue
+    except ImportError:
+        return
+    for name, value in values.items():
+        myst_glue(name, value.item() if isinstance(value, np.generic) else value, display=False)

@@ -72,3 +72,32 @@ def test_chapters_one_to_five_end_by_linking_their_exercise(path):
     last = nbformat.read(path, as_version=4).cells[-1].source
     assert "## Exercise" in last, f"{path.name}: no Exercise section at the end"
     assert f"exercises/{path.stem}/{path.stem}.ipynb" in last.split("## Exercise")[1]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", toc_notebooks(), ids=lambda p: p.stem)
+def test_numbers_in_the_prose_come_from_the_cells(path, built_book):
+    """A measured-looking number in a chapter's prose (a decimal or a percentage) is one that a cell of the executed
+    chapter printed or states, or a ``{glue}`` role that names a value a cell glued (``tools/prose_numbers.py``
+    says exactly what counts). A rerun that changes an output the prose quotes fails here."""
+    from tools.prose_numbers import problems, with_outputs
+
+    stored = nbformat.read(path, as_version=4)
+    found = problems(with_outputs(stored, site.executed_notebook(built_book.output, path)))
+    assert not found, "\n".join(found)
+
+
+def test_the_prose_number_check_catches_a_number_no_cell_showed():
+    from tools.prose_numbers import problems
+
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("print(accuracy)", outputs=[
+            nbformat.v4.new_output("stream", name="stdout", text="test accuracy 0.7831, learning rate 0.03\n")]),
+        nbformat.v4.new_markdown_cell('It reaches 0.78 (78 %) at 0.03; the learner saw "35 %"; $e^{0.5}$, `0.9`.'),
+        nbformat.v4.new_markdown_cell("It reaches 0.81 and 35 %, as {glue:text}`missing:.2f` says."),
+    ])
+    assert problems(notebook) == [
+        "cell 2: 0.81 is in the prose, but no cell printed, stated or glued it",
+        "cell 2: 35 % is in the prose, but no cell printed, stated or glued it",
+        "cell 2: glue role 'missing' names a value that no cell glued",
+    ]

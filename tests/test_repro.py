@@ -57,3 +57,15 @@ def test_show_error_prints_the_error_short_and_insists_on_one(capsys):
     with pytest.raises(AssertionError, match="expected to raise"):
         with show_error():
             pass
+
+
+def test_glue_stores_numbers_for_the_prose_and_refuses_arrays():
+    """The chapters glue measured numbers (``tests/test_chapters.py`` checks the prose that reads them); an array
+    would paste as its repr, so it is refused with a message that says what to glue."""
+    import numpy as np
+
+    from helpers.repro import glue
+
+    glue(test_accuracy=np.float32(0.891), epochs=8, label="ok")  # outside a kernel: nothing to display, no error
+    with pytest.raises(TypeError, match="glue a number or a string"):
+        glue(accuracies=np.array([0.5, 0.9]))
