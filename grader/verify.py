@@ -85,16 +85,19 @@ def _public(grade_id, answer_id, loader, seed, target, scale=1.0, trained_with=N
                  trained_on=_split(loader, seed, scale, part="train"), trained_with=trained_with)
 
 
+FALLBACK_RATE = 0.01  # exercise 3's, as its hidden tests use it
+
+
 def _adam_at_the_chosen_rate(captures):
-    """Exercise 3's Task 3: Adam at the rate the learner chose (0.03 when the choice was refused), 5 epochs of
+    """Exercise 3's Task 3: Adam at the rate the learner chose (0.01 when the choice was refused), 5 epochs of
     batches of 32 on the 1,347 training digits: what the hidden tests ask, decided from the kept sweep."""
     from helpers.grading import usable_rate
 
     sweep = captures.get("sweep", {})
     try:
-        rate, _ = usable_rate(float(sweep["chosen_rate"]), sweep["rates"], sweep["losses"], fallback=0.03)
+        rate, _ = usable_rate(float(sweep["chosen_rate"]), sweep["rates"], sweep["losses"], fallback=FALLBACK_RATE)
     except (KeyError, TypeError, ValueError):
-        rate = 0.03
+        rate = FALLBACK_RATE
     return {"optimizer": "Adam", "learning_rate": rate, "steps": 5 * -(-1347 // 32)}
 
 
@@ -117,9 +120,9 @@ def flag(accuracy, train_accuracy, n_test, n_train):
 
     An honest model scores at least as well on the data it was trained on as on data it never saw; a model that has
     seen the test split does the reverse. Measured when this rule was written (the reference recipes outside the
-    grader, 5 seeds on two splits each; Fashion-MNIST one seed), test minus training accuracy was -0.020 to +0.001 on
+    grader, 5 seeds on two splits each; Fashion-MNIST one seed), test minus training accuracy was -0.036 to -0.015 on
     the digits, -0.056 to -0.019 on breast cancer, 0 on wine (both 1.0) and -0.017 on Fashion-MNIST; trained on the
-    test split instead, +0.040 to +0.054 on the digits and +0.028 on Fashion-MNIST, but only +0.002 to +0.026 on
+    test split instead, +0.042 to +0.055 on the digits and +0.028 on Fashion-MNIST, but only +0.002 to +0.026 on
     breast cancer and +0.015 to +0.068 on wine. The gap must exceed 0.02 and three standard errors of the difference
     of two proportions, so that sampling noise never flags an honest model; on the small, easy data sets (breast
     cancer, wine) a model trained on the test split may stay under it, and is not flagged.
