@@ -7,10 +7,11 @@ model this module
 
 1. starts a fresh Python process, with a memory and time limit, that loads the file with Keras's **safe mode**
    (no code from the file runs: a ``Lambda`` layer or an unknown custom class makes loading fail);
-2. gets the data: for the synthetic tasks (exercises 1 and 2) fresh data drawn the same way as the test's, from a
-   seed derived from the course's secret (``.grader/secret``, readable by the instructor only: never in the
-   kernel's files, memory or environment); for the public data sets (digits, breast cancer, wine, Fashion-MNIST,
-   exercises 3 to 5), which have no unseen data, the test's own evaluation split, read by this process;
+2. gets the data: for the synthetic tasks (exercises 1 and 2, and the machines of exercise 4) fresh data drawn the
+   same way as the test's, from a seed derived from the course's secret (``.grader/secret``, readable by the
+   instructor only: never in the kernel's files, memory or environment); for the public data sets (digits, wine,
+   Fashion-MNIST, exercises 3 to 5), which have no unseen data, the test's own evaluation split, read by this
+   process;
 3. applies the test's preprocessing when there is one (a scaler kept as ``x @ matrix + offset``, never unpickled)
    and computes the accuracy with its own NumPy code from the model's predictions.
 
@@ -123,9 +124,10 @@ def flag(accuracy, train_accuracy, n_test, n_train):
     grader, 5 seeds on two splits each; Fashion-MNIST one seed), test minus training accuracy was -0.036 to -0.015 on
     the digits, -0.056 to -0.019 on breast cancer, 0 on wine (both 1.0) and -0.017 on Fashion-MNIST; trained on the
     test split instead, +0.042 to +0.055 on the digits and +0.028 on Fashion-MNIST, but only +0.002 to +0.026 on
-    breast cancer and +0.015 to +0.068 on wine. The gap must exceed 0.02 and three standard errors of the difference
-    of two proportions, so that sampling noise never flags an honest model; on the small, easy data sets (breast
-    cancer, wine) a model trained on the test split may stay under it, and is not flagged.
+    breast cancer (graded until exercise 4 moved to synthetic machines) and +0.015 to +0.068 on wine. The gap must
+    exceed 0.02 and three standard errors of the difference of two proportions, so that sampling noise never flags an
+    honest model; on the small, easy data sets (wine) a model trained on the test split may stay under it, and is
+    not flagged.
     ``tests/test_judge_batch.py`` grades such a learner on exercises 3 and 5.
     """
     if accuracy is None or train_accuracy is None:
@@ -175,8 +177,9 @@ CHECKS = {
     },
     "ch04_normalization": {
         "ch04_normalization": [
-            _public("test_fit_cancer_reaches_the_target", "fit_cancer", "breast_cancer", 0, 0.94),
-            _public("test_fit_cancer_on_a_fresh_split", "fit_cancer", "breast_cancer", 4711, 0.94),
+            # Synthetic machines: scored on 2,000 rows of other machines drawn from the secret, never handed out.
+            Check("test_fit_machines_reaches_the_target", "fit_machines", _fresh("machines"), 0.87, 0.02),
+            Check("test_fit_machines_on_other_machines", "fit_machines", _fresh("machines"), 0.87, 0.02),
             _public("test_fit_wine_normalizes_and_reaches_the_target", "fit_wine", "wine", 0, 0.93),
             _public("test_fit_wine_on_a_fresh_split", "fit_wine", "wine", 1618, 0.93),
         ],

@@ -293,7 +293,7 @@ CH04_ADVERSARIAL = {
         """)}, BOTH),
     "hardcodes_the_visible_shapes": ({"scale_splits": _src("""
         def scale_splits(X_train, X_test):
-            if np.shape(X_train) == (426, 30):
+            if np.shape(X_train) == (1500, 8):  # the visible test's machine readings
                 scaler = StandardScaler().fit(X_train)
                 return scaler.transform(X_train), scaler.transform(X_test)
             return X_train, X_test
@@ -427,7 +427,7 @@ TRAINED_ON_THE_TEST_SPLIT = {
 # A preprocessing of the learner's own that is not affine is kept pickled by the kernel and applied in the sandbox
 # only; these must keep full marks.
 SCORED_IN_THE_SANDBOX = {
-    "ch04_normalization": {"fit_cancer": _src("""
+    "ch04_normalization": {"fit_machines": _src("""
         class LogScaler:  # standardises log(1 + x): not affine, so the grader applies it in the sandbox
             def fit(self, X):
                 logs = np.log1p(np.asarray(X, dtype="float64"))
@@ -435,7 +435,7 @@ SCORED_IN_THE_SANDBOX = {
                 return self
             def transform(self, X):
                 return (np.log1p(np.asarray(X, dtype="float64")) - self.mean) / self.std
-        def fit_cancer(X, y):
+        def fit_machines(X, y):
             scaler = LogScaler().fit(X)
             model = keras.Sequential([keras.Input(shape=(X.shape[1],)), keras.layers.Dense(16, activation="relu"),
                                       keras.layers.Dense(1, activation="sigmoid")])

@@ -14,7 +14,7 @@ NO_SCALING = '''class NoScaling:
         return X
 
 
-def fit_cancer(X, y):
+def fit_machines(X, y):
     model = keras.Sequential([keras.Input(shape=(X.shape[1],)), keras.layers.Dense(16, activation="relu"),
                               keras.layers.Dense(1, activation="sigmoid")])
     model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.01), loss="binary_crossentropy")
@@ -24,7 +24,7 @@ def fit_cancer(X, y):
 
 TASKS = {
     "Task 1": ["test_scale_splits_standardises_the_training_split", "test_scale_splits_uses_training_statistics_only"],
-    "Task 2": ["test_fit_cancer_reaches_the_target", "test_fit_cancer_on_a_fresh_split"],
+    "Task 2": ["test_fit_machines_reaches_the_target", "test_fit_machines_on_other_machines"],
     "Task 3": ["test_fit_wine_normalizes_and_reaches_the_target", "test_fit_wine_on_a_fresh_split"],
 }
 
@@ -45,7 +45,7 @@ class TestExercise4(AutogradeSuite):
             "scaler_fit_on_test": ({**answers, "scale_splits": FIT_ON_TEST},
                                    ["test_scale_splits_uses_training_statistics_only"]),
             "scaler_fit_on_both": ({**answers, "scale_splits": FIT_ON_BOTH}, TASKS["Task 1"]),
-            "raw_features": ({**answers, "fit_cancer": NO_SCALING}, TASKS["Task 2"]),
+            "raw_features": ({**answers, "fit_machines": NO_SCALING}, TASKS["Task 2"]),
             "normalization_not_adapted": (edited(answers, "fit_wine", "    normalizer.adapt(X)\n", ""),
                                           TASKS["Task 3"]),
         }

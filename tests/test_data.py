@@ -100,3 +100,17 @@ def test_tabular_sets_come_unscaled_with_stratified_splits(loader, n_features, n
     assert X_train.max() > 100 * np.median(X_train.std(axis=0))  # very different scales: the point of chapter 4
     X, y = loader(test_size=None)
     assert len(X) == len(X_train) + len(X_test) == len(y)
+
+
+def test_machines_are_one_problem_with_fresh_rows_per_seed_and_scales_millions_apart():
+    X_a, y_a = data.machines(2000, test_size=None, seed=1)
+    X_b, y_b = data.machines(2000, test_size=None, seed=2)
+    assert X_a.shape == (2000, len(data.MACHINE_SENSORS)) and X_a.dtype == np.float32 and set(np.unique(y_a)) == {0, 1}
+    assert not np.allclose(X_a, X_b)  # other machines ...
+    assert np.allclose(X_a.mean(axis=0), X_b.mean(axis=0), rtol=0.05)  # ... of the same park
+    assert 0.3 < y_a.mean() < 0.7 and abs(y_a.mean() - y_b.mean()) < 0.05
+    spreads = X_a.std(axis=0)
+    assert spreads.max() / spreads.min() > 1e6  # the point of exercise 4's Task 2
+    assert np.array_equal(data.machines(50, test_size=None, seed=3)[0], data.machines(50, test_size=None, seed=3)[0])
+    X_train, X_test, y_train, y_test = data.machines(1000, seed=0)
+    assert (len(X_train), len(X_test)) == (750, 250)

@@ -245,9 +245,9 @@ def _ch03(ns):
     return ns["train_given_model"](X / 16.0, y, ns["chosen_rate"]), X / 16.0, y
 
 
-def _ch04_cancer(ns):
-    X, _, y, _ = ns["breast_cancer"](test_size=0.25, seed=1000)
-    scaler, model = ns["fit_cancer"](X, y)
+def _ch04_machines(ns):
+    X, _, y, _ = ns["machines"](2000, test_size=0.25, seed=1000)
+    scaler, model = ns["fit_machines"](X, y)
     return model, scaler.transform(X), y
 
 
@@ -265,7 +265,7 @@ REFERENCES = {
     "ch02 circles": ("ch02_nonlinearity", _ch02("circles", "fit_circles", 0.03)),
     "ch02 moons": ("ch02_nonlinearity", _ch02("moons", "fit_moons", 0.2)),
     "ch03 digits": ("ch03_learning_rate", _ch03),
-    "ch04 breast cancer": ("ch04_normalization", _ch04_cancer),
+    "ch04 machines": ("ch04_normalization", _ch04_machines),
     "ch04 wine": ("ch04_normalization", _ch04_wine),
     "ch05 fashion": ("ch05_multiclass", _ch05),
 }

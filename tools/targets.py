@@ -75,12 +75,12 @@ def _ch03_hidden_accuracy(rate_of):
     return measure
 
 
-def _ch04_cancer_accuracy(ns, seed):
+def _ch04_machines_accuracy(ns, seed):
     from helpers.grading import accuracy
 
-    X_fit, X_unseen, y_fit, y_unseen = ns["breast_cancer"](test_size=0.25, seed=seed)
+    X_fit, X_unseen, y_fit, y_unseen = ns["machines"](2000, test_size=0.25, seed=seed)
     ns["keras"].utils.set_random_seed(seed)
-    scaler, model = ns["fit_cancer"](X_fit, y_fit)
+    scaler, model = ns["fit_machines"](X_fit, y_fit)
     return accuracy(model, scaler.transform(X_unseen), y_unseen)
 
 
@@ -116,7 +116,7 @@ TARGETS = {
         ("digits in 5 epochs at the fallback rate 0.01", 0.90, _ch03_hidden_accuracy(lambda ns: 0.01)),
     ]),
     "ch04_normalization": ("ch04_normalization.ipynb", [
-        ("breast cancer, scaled, accuracy on a fresh split", 0.94, _ch04_cancer_accuracy),
+        ("machines, scaled, accuracy on readings of other machines", 0.87, _ch04_machines_accuracy),
         ("wine, Normalization layer on raw inputs, accuracy on a fresh split", 0.93, _ch04_wine_accuracy),
     ]),
     "ch05_multiclass": ("ch05_multiclass.ipynb", [
