@@ -58,11 +58,13 @@ def can_cut_network():
 
 
 def figure_cells(name):
-    """The code cells of a chapter that draw a figure: the chapters tag them ``hide-input``."""
+    """The code cells of a chapter that draw a figure: the chapters tag them ``hide-input``, or give them a figure
+    caption where the code is the lesson and stays visible (chapter 2 draws a decision boundary by hand)."""
     import nbformat
 
     notebook = nbformat.read(ROOT / f"{name}.ipynb", as_version=4)
-    return [cell for cell in notebook.cells if cell.cell_type == "code" and "hide-input" in cell.metadata.get("tags", [])]
+    return [cell for cell in notebook.cells if cell.cell_type == "code"
+            and ("hide-input" in cell.metadata.get("tags", []) or "figure" in cell.metadata.get("mystnb", {}))]
 
 
 def build(output, *, offline=False, all_pages=False, log=None):
