@@ -29,9 +29,9 @@ from pathlib import Path
 
 from grader import sandbox
 from grader.limits import Limits
-from grader.run import check_inbox, grade_submission, grader_folder, nbgrader_environment
+from grader.run import captures_folder, check_inbox, grade_submission, grader_folder, nbgrader_environment
 from grader.status import SETTLED, StatusBook
-from grader.verify import verify_student
+from grader.verify import KerasProcess, verify_student
 
 
 def default_db_url(course):
@@ -114,10 +114,17 @@ def grade_and_verify(course, assignment, student, inbox, db_url, limits, scratch
             time.sleep(2)  # SQLite was busy with another worker's write: try once more
             result = grade_submission(course, assignment, student, inbox, db_url=db_url, limits=limits,
                                       scratch_root=scratch_root, sandboxed=sandboxed)
-        result["judged"] = judge_and_record(course, assignment, student, db_url, limits, scratch_root, sandboxed) \
-            if result["status"] == "graded" else []
-        result["verified"] = verify_student(course, db_url, assignment, student, scratch_root=scratch_root,
-                                            limits=limits, sandboxed=sandboxed) if result["status"] == "graded" else []
+        result["judged"], result["verified"] = [], []
+        if result["status"] == "graded":
+            # One Keras process for this learner's models, the judge's and the verifier's; when the hidden tests kept
+            # models, it imports Keras while the judge's sandbox runs the learner's definitions.
+            with KerasProcess() as keras_process:
+                if any(captures_folder(course, assignment, student).glob("*.keras")):
+                    keras_process.warm()
+                result["judged"] = judge_and_record(course, assignment, student, db_url, limits, scratch_root,
+                                                    sandboxed, keras_process)
+                result["verified"] = verify_student(course, db_url, assignment, student, scratch_root=scratch_root,
+                                                    limits=limits, sandboxed=sandboxed, keras_process=keras_process)
         changed = [f"{row['grade_id']} {row['in_kernel'] or 0:g}->{row['judged']:g}" for row in result["judged"]
                    if row["changed"]]
         if changed:
@@ -135,7 +142,7 @@ def grade_and_verify(course, assignment, student, inbox, db_url, limits, scratch
                 "seconds": None, "verified": [], "judged": [], "fingerprint": None, "score": None, "max_score": None}
 
 
-def judge_and_record(course, assignment, student, db_url, limits, scratch_root, sandboxed):
+def judge_and_record(course, assignment, student, db_url, limits, scratch_root, sandboxed, keras_process=None):
     """Run the judge (``grader.judge``) on a graded learner's rebuilt notebooks; write its verdicts; return rows."""
     from grader.gradebook import record
     from grader.judge import judge_submission
@@ -148,7 +155,7 @@ def judge_and_record(course, assignment, student, db_url, limits, scratch_root, 
         verdicts = judge_submission(assignment, student, notebook,
                                     secret_seed=seed_for(secret, assignment, student, f"judge/{notebook.stem}"),
                                     scratch_root=scratch_root, captures=captures_folder(course, assignment, student),
-                                    limits=limits, sandboxed=sandboxed)
+                                    limits=limits, sandboxed=sandboxed, keras_process=keras_process)
         rows += record(db_url, assignment, notebook.stem, student, verdicts)
     return rows
 

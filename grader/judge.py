@@ -243,8 +243,11 @@ def run_job(folder, cells, requests, inputs, scratch_root, limits, sandboxed, fi
 
 
 def judge_submission(assignment, student, notebook_path, *, secret_seed, scratch_root, captures=None,
-                     limits=Limits(), sandboxed=True):
-    """Verdicts on every graded cell the exercise's rubric decides; an empty list when it has no rubric."""
+                     limits=Limits(), sandboxed=True, keras_process=None):
+    """Verdicts on every graded cell the exercise's rubric decides; an empty list when it has no rubric.
+
+    Models are inspected in ``keras_process`` (a ``grader.verify.KerasProcess`` of this learner) when given, else
+    in a fresh process of their own."""
     from grader import rubrics
     from grader.verify import inspect_models
 
@@ -255,6 +258,8 @@ def judge_submission(assignment, student, notebook_path, *, secret_seed, scratch
     rng = np.random.default_rng(secret_seed)
     requests, inputs = rubric.requests(rng)
     folder = Path(scratch_root) / "judge" / f"{student}--{assignment}"
+    if keras_process is not None and any(r["kind"] == "save" for r in requests):
+        keras_process.warm()  # it imports Keras while the sandbox runs
     returncode, log = run_job(folder, definitions(notebook), requests, inputs, scratch_root, limits, sandboxed)
     saved = {r["id"]: folder / "out" / f"{r['id']}.keras" for r in requests if r["kind"] == "save"}
     probes = {r["id"]: r["probe"] for r in requests if r.get("probe")}
@@ -263,7 +268,7 @@ def judge_submission(assignment, student, notebook_path, *, secret_seed, scratch
     facts = inspect_models({key: path for key, path in saved.items()  # a plain file of a sane size, or nothing
                             if path.is_file() and not path.is_symlink() and path.stat().st_size <= MAX_MODEL_BYTES},
                            behaviour={"results": str(folder / "out" / "results.npz"), "inputs": str(probes_file),
-                                      "probes": probes})
+                                      "probes": probes}, keras_process=keras_process)
     probes_file.unlink()
     results = Results(folder, facts, _read_captures(captures))
     results.inputs = inputs

@@ -218,8 +218,8 @@ def seed_for(secret, assignment, student, grade_id):
     return int.from_bytes(digest[:4], "little")
 
 
-def score_models(jobs, *, timeout=300, memory_bytes=4 * 2**30):
-    """Accuracies of saved models on fresh data, computed in one fresh process.
+def score_models(jobs, *, timeout=300, memory_bytes=4 * 2**30, keras_process=None):
+    """Accuracies of saved models on fresh data, computed in one fresh process (``keras_process`` when given).
 
     ``jobs`` holds ``(model_path, assignment, notebook, grade_id, seed)`` tuples; returns one dict per job:
     ``accuracy``, ``train_accuracy`` (for a model trained on a public split, else None), their example counts
@@ -227,41 +227,123 @@ def score_models(jobs, *, timeout=300, memory_bytes=4 * 2**30):
     """
     if not jobs:
         return []
-
-    def limit():
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-
-    request = json.dumps([[str(path), *rest] for path, *rest in jobs])
     try:
-        done = subprocess.run([sys.executable, "-m", "grader.verify"], input=request, capture_output=True, text=True,
-                              timeout=timeout, preexec_fn=limit, env=nbgrader_environment())
+        return _ask([[str(path), *rest] for path, *rest in jobs], timeout, memory_bytes, keras_process)
     except subprocess.TimeoutExpired:
         return [_unscored(f"scoring the models took more than {timeout} s")] * len(jobs)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("[")]
-    if done.returncode != 0 or not lines:
-        return [_unscored((done.stderr.strip().splitlines() or ["no result"])[-1][:300])] * len(jobs)
-    return json.loads(lines[-1])
+    except (RuntimeError, ValueError) as error:
+        return [_unscored(str(error)[:300])] * len(jobs)
 
 
 def _unscored(why):
     return {"accuracy": None, "train_accuracy": None, "error": why}
 
 
-def _fresh_process(payload, timeout, memory_bytes):
-    """Run ``python -m grader.verify`` on ``payload`` (JSON) in a fresh, memory-limited process; its last line."""
+def _memory_limit(memory_bytes):
     def limit():
         resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-
-    done = subprocess.run([sys.executable, "-m", "grader.verify"], input=json.dumps(payload), capture_output=True,
-                          text=True, timeout=timeout, preexec_fn=limit, env=nbgrader_environment())
-    lines = [line for line in done.stdout.splitlines() if line.startswith(("[", "{"))]
-    if done.returncode != 0 or not lines:
-        raise RuntimeError((done.stderr.strip().splitlines() or ["no result"])[-1][:300])
-    return json.loads(lines[-1])
+    return limit
 
 
-def inspect_models(paths, *, behaviour=None, timeout=300, memory_bytes=4 * 2**30):
-    """Facts about saved models (layers, loss, optimizer, ...), read in one fresh process with Keras's safe mode.
+class KerasProcess:
+    """One fresh, memory-limited Python process that does a learner's Keras work for the instructor.
+
+    The judge's model inspection (``inspect_models``) and the verifier's scoring (``score_models``) of one
+    submission each need Keras, and importing it costs seconds; ``grader.batch`` starts one of these per learner,
+    and ``warm`` starts it as soon as it is sure to be needed (so the import runs while the judge's sandbox runs); a
+    learner with no model to read never starts it. It is closed when the learner is done. Nothing of one learner ever reaches a process that handles another's files. Requests and
+    replies are one JSON line each; a reply line starts with a token only this object knows, so nothing the
+    process prints by accident is read as a reply. A request that crashes the process, or runs past its time
+    limit, fails alone: the process is killed, and the next request starts a new one.
+    """
+
+    def __init__(self, memory_bytes=4 * 2**30):
+        self.memory_bytes, self.process, self.token = memory_bytes, None, None
+
+    def __enter__(self):
+        return self
+
+    def warm(self):
+        """Start the process now, if it is not running, so that Keras is imported by the time it is asked."""
+        if self.process is None:
+            self.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def start(self):
+        import queue
+        import threading
+
+        self.token = secrets.token_hex(16)
+        self.stderr = tempfile.TemporaryFile()
+        self.process = subprocess.Popen([sys.executable, "-m", "grader.verify", "--serve"], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=self.stderr, text=True,
+                                        preexec_fn=_memory_limit(self.memory_bytes),
+                                        env=nbgrader_environment({"GRADER_REPLY_TOKEN": self.token}))
+        self.lines = queue.Queue()
+
+        def read(stream, lines):
+            for line in stream:
+                lines.put(line)
+            lines.put(None)
+
+        threading.Thread(target=read, args=(self.process.stdout, self.lines), daemon=True).start()
+
+    def ask(self, payload, timeout):
+        """The reply to ``payload``; raises RuntimeError (the process failed: its last words) or TimeoutExpired."""
+        import queue
+        import time
+
+        if self.process is None or self.process.poll() is not None:
+            self.close()
+            self.start()
+        try:
+            self.process.stdin.write(json.dumps(payload) + "\n")
+            self.process.stdin.flush()
+        except OSError:
+            pass  # it died: the reader says so below
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                line = self.lines.get(timeout=max(deadline - time.monotonic(), 0))
+            except queue.Empty:
+                self.close()
+                raise subprocess.TimeoutExpired("python -m grader.verify --serve", timeout) from None
+            if line is None:
+                why = self._last_words()
+                self.close()
+                raise RuntimeError(why)
+            if line.startswith(self.token):
+                return json.loads(line[len(self.token):])
+
+    def _last_words(self):
+        self.process.wait()
+        self.stderr.seek(0)
+        text = self.stderr.read().decode(errors="replace").strip().splitlines()
+        return (text or [f"no result (exit status {self.process.returncode})"])[-1][:300]
+
+    def close(self):
+        if self.process is not None:
+            if self.process.poll() is None:
+                self.process.kill()
+            self.process.wait()
+            self.stderr.close()
+            self.process = None
+
+
+def _ask(payload, timeout, memory_bytes, keras_process=None):
+    """``payload``'s reply from ``keras_process``, or from a fresh process started for it alone."""
+    if keras_process is not None:
+        return keras_process.ask(payload, timeout)
+    with KerasProcess(memory_bytes) as process:
+        return process.ask(payload, timeout)  # started by ask
+
+
+def inspect_models(paths, *, behaviour=None, timeout=300, memory_bytes=4 * 2**30, keras_process=None):
+    """Facts about saved models (layers, loss, optimizer, ...), read in one fresh process with Keras's safe mode
+    (``keras_process`` when given).
 
     ``paths`` maps a key to a ``.keras`` file; returns ``{key: facts}``, where facts hold ``error`` when the file
     could not be read. The judge's rubrics decide from these facts (``grader.rubrics``). ``behaviour`` (the runner's
@@ -271,8 +353,8 @@ def inspect_models(paths, *, behaviour=None, timeout=300, memory_bytes=4 * 2**30
     if not paths:
         return {}
     try:
-        return _fresh_process({"inspect": {key: str(path) for key, path in paths.items()}, "behaviour": behaviour},
-                              timeout, memory_bytes)
+        return _ask({"inspect": {key: str(path) for key, path in paths.items()}, "behaviour": behaviour},
+                    timeout, memory_bytes, keras_process)
     except (RuntimeError, subprocess.TimeoutExpired, ValueError) as error:
         return {key: {"error": f"the saved model could not be inspected: {error}"[:300]} for key in paths}
 
@@ -578,8 +660,11 @@ def _score_own_classes(course, assignment, student, models, seeds, *, scratch_ro
     return scores
 
 
-def verify_student(course, db_url, assignment, student, *, scratch_root=None, limits=None, sandboxed=True):
+def verify_student(course, db_url, assignment, student, *, scratch_root=None, limits=None, sandboxed=True,
+                   keras_process=None):
     """Check every model of one learner's graded submission; correct the gradebook; return one row per check.
+
+    The models are scored in ``keras_process`` (a ``KerasProcess`` of this learner) when given, else in a fresh one.
 
     ``scratch_root``, ``limits`` and ``sandboxed`` are for kept models of the learner's own classes, which are
     scored in the sandbox (``_score_own_classes``); without a scratch root a temporary one is made.
@@ -602,7 +687,8 @@ def verify_student(course, db_url, assignment, student, *, scratch_root=None, li
         kept = [(n, c, g) for n, c, g in found if (folder / f"{c.grade_id}.keras").is_file()]
         seeds = {c.grade_id: seed_for(secret, assignment, student, c.grade_id) for _, c, _ in found}
         scored = dict(zip([c.grade_id for _, c, _ in kept], score_models(
-            [(folder / f"{c.grade_id}.keras", assignment, n, c.grade_id, seeds[c.grade_id]) for n, c, _ in kept])))
+            [(folder / f"{c.grade_id}.keras", assignment, n, c.grade_id, seeds[c.grade_id]) for n, c, _ in kept],
+            keras_process=keras_process)))
         own = {(n, c): folder / f"{c.grade_id}.keras" for n, c, g in kept if scored[c.grade_id].get("needs_sandbox")
                and g.auto_score is not None and g.auto_score >= g.max_score}
         if own and (not sandboxed or not sandbox.problems()):
@@ -660,12 +746,19 @@ def verify_student(course, db_url, assignment, student, *, scratch_root=None, li
     return rows
 
 
-if __name__ == "__main__":  # the fresh process of score_models and inspect_models: JSON in on stdin, out on stdout
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    payload = json.load(sys.stdin)
+def _answer(payload):
+    """One request of ``KerasProcess``: inspect models (a dict) or score them (a list)."""
     if isinstance(payload, dict):
-        print(json.dumps({key: _inspect_here(key, path, payload.get("behaviour"))
-                          for key, path in payload["inspect"].items()}))
-    else:
-        print(json.dumps([_score_here(path, assignment, notebook, grade_id, int(seed))
-                          for path, assignment, notebook, grade_id, seed in payload]))
+        return {key: _inspect_here(key, path, payload.get("behaviour")) for key, path in payload["inspect"].items()}
+    return [_score_here(path, assignment, notebook, grade_id, int(seed))
+            for path, assignment, notebook, grade_id, seed in payload]
+
+
+if __name__ == "__main__":  # ``KerasProcess``: one JSON request a line on stdin, one reply a line on stdout
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from helpers.repro import import_keras_quietly
+
+    import_keras_quietly()  # while the instructor's side waits for the sandbox, not after
+    token = os.environ.get("GRADER_REPLY_TOKEN", "")
+    for request in sys.stdin:
+        print(token + json.dumps(_answer(json.loads(request))), flush=True)
