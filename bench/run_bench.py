@@ -15,6 +15,7 @@ accuracy within 15 s of training.
 import argparse
 import os
 import platform
+import statistics
 import sys
 import tempfile
 import time
@@ -151,16 +152,20 @@ def time_batch_grading():
                                   limits=Limits(cell_seconds=60), progress=None)
             seconds = time.perf_counter() - start
             statuses = sorted({r["status"] for r in results})
+            median = statistics.median(r["seconds"] for r in results)
             print(f"grading   {len(results)} mixed submissions of exercise 1 with {workers} worker(s): {seconds:6.1f} s, "
-                  f"{len(results) / seconds * 60:.1f} per minute (statuses: {', '.join(statuses)})", flush=True)
+                  f"{len(results) / seconds * 60:.1f} per minute (goal with 2 workers: 12); median {median:.1f} s per "
+                  f"submission, autograde, judge and verifier (goal: 8 s); statuses: {', '.join(statuses)}", flush=True)
 
 
 def time_judge():
-    """Seconds the judge adds to one submission of each exercise (its goal: at most 3 s), on the reference."""
+    """Seconds the judge adds to one submission of each exercise (its goal: at most 3 s), on the reference, as a
+    batch runs it: with the learner's Keras process (``grader.verify.KerasProcess``), which the verifier then uses."""
     import shutil
 
     from grader import sandbox
     from grader.judge import judge_submission
+    from grader.verify import KerasProcess
 
     if sandbox.problems():
         print(f"judge     skipped: {'; '.join(sandbox.problems())}", flush=True)
@@ -173,7 +178,9 @@ def time_judge():
             released = nbformat.read(ROOT / "exercises" / assignment / name, as_version=4)
             nbformat.write(course.fill_answers(released, course.solution_answers(assignment, name)), scratch / name)
             start = time.perf_counter()
-            verdicts = judge_submission(assignment, "bench", scratch / name, secret_seed=1, scratch_root=scratch)
+            with KerasProcess() as keras_process:
+                verdicts = judge_submission(assignment, "bench", scratch / name, secret_seed=1, scratch_root=scratch,
+                                            keras_process=keras_process)
             seconds = time.perf_counter() - start
             print(f"judge     {assignment:28s} {len(verdicts)} cells decided in {seconds:6.1f} s per submission "
                   "(goal: 3 s)", flush=True)

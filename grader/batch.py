@@ -106,6 +106,7 @@ def verify_line(rows):
 
 def grade_and_verify(course, assignment, student, inbox, db_url, limits, scratch_root, sandboxed):
     """One learner, start to end; this is what a Dask worker runs. Never raises: errors become a status."""
+    started = time.perf_counter()
     try:
         submitted = fingerprint(inbox, student, assignment)
         result = grade_submission(course, assignment, student, inbox, db_url=db_url, limits=limits,
@@ -136,6 +137,7 @@ def grade_and_verify(course, assignment, student, inbox, db_url, limits, scratch
             result["status"] = "flagged"
         result["fingerprint"] = submitted
         result["score"], result["max_score"] = total_score(db_url, assignment, student)
+        result["seconds"] = round(time.perf_counter() - started, 1)  # autograde, judge and verifier together
         return result
     except Exception as error:  # the grader's own failure: recorded, and the batch goes on
         return {"student": student, "assignment": assignment, "status": "error", "message": repr(error)[:2000],

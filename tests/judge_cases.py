@@ -394,6 +394,11 @@ ADVERSARIAL = {"ch01_single_neuron": CH01_ADVERSARIAL, "ch02_nonlinearity": CH02
                "ch03_learning_rate": CH03_ADVERSARIAL, "ch04_normalization": CH04_ADVERSARIAL,
                "ch05_multiclass": CH05_ADVERSARIAL}
 
+# A function that never returns costs the kernel's cell time limit in every cell that calls it, so the batches of
+# tests/test_judge_batch.py leave these out; the judge's own time limit on them is tested in tests/test_judge.py,
+# and a kernel's in exercise 1's fixtures.
+SLOW_IN_A_KERNEL = {"sleeps_forever"}
+
 # --- Trained on the test split -------------------------------------------------------------------------------
 # The data of exercises 3 to 5 are public, test split included. These answers train on the split the tests score
 # on, so they pass in the kernel and outside it; the verifier sees their test accuracy far above their accuracy on

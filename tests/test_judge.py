@@ -2,9 +2,10 @@
 
 - Every graded cell of every exercise is decided outside the kernel, by the judge or by ``grader.verify``.
 - ``definitions`` keeps the learner's imports, functions, classes and constants, and nothing that runs.
-- On every exercise the judge passes the reference solution, fails the untouched notebook, gives honest but
-  unusual answers full marks, and fails each adversarial case (``tests/judge_cases.py``) on exactly its cells,
-  running the learner's code in the real sandbox on inputs drawn from a secret.
+- On every exercise the judge passes the reference solution, fails the untouched notebook and gives honest but
+  unusual answers full marks, running the learner's code in the real sandbox on inputs drawn from a secret. Each
+  adversarial case (``tests/judge_cases.py``) is graded whole by ``tests/test_judge_batch.py``, which checks that it
+  loses exactly its cells; the one a batch leaves out (a function that never returns) is judged here.
 """
 
 import shutil
@@ -19,7 +20,7 @@ from grader import rubrics, sandbox
 from grader.judge import definitions, judge_submission
 from grader.limits import Limits
 from grader.verify import CHECKS as MODEL_CHECKS
-from judge_cases import CASES, SWEEP_CASES, decided
+from judge_cases import ADVERSARIAL, CASES, SLOW_IN_A_KERNEL, SWEEP_CASES, decided
 from tools import nbgrader_course as course
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -93,6 +94,14 @@ def failing(verdicts):
     return sorted(grade_id for grade_id, verdict in verdicts.items() if not verdict.passed)
 
 
+# The adversarial cases are graded whole, judge included, by tests/test_judge_batch.py on SQLite and on PostgreSQL:
+# there each must score 0 on exactly the cells the judge fails (the judge's verdict is the gradebook's score), so
+# judging them here again only repeated that. Judged here: the honest unusual answers, and what a batch leaves out.
+JUDGED_HERE = {assignment: {case: spec for case, spec in CASES[assignment].items()
+                            if case not in ADVERSARIAL[assignment] or case in SLOW_IN_A_KERNEL}
+               for assignment in ASSIGNMENTS}
+
+
 def _jobs():
     """Every submission this file judges: name -> (assignment, answers, kind of kept sweep)."""
     jobs = {}
@@ -100,7 +109,7 @@ def _jobs():
         answers = course.solution_answers(assignment, f"{assignment}.ipynb")
         jobs[f"{assignment}/reference"] = (assignment, answers, "steep")
         jobs[f"{assignment}/untouched"] = (assignment, {}, None)
-        for case, (changes, _) in CASES[assignment].items():
+        for case, (changes, _) in JUDGED_HERE[assignment].items():
             jobs[f"{assignment}/{case}"] = (assignment, {**answers, **changes}, "steep")
     answers = course.solution_answers("ch03_learning_rate", "ch03_learning_rate.ipynb")
     for case, (kind, _, _) in SWEEP_CASES.items():
@@ -132,7 +141,7 @@ def test_the_reference_passes_and_the_untouched_notebook_fails(judged, assignmen
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("assignment, case", [(a, c) for a in ASSIGNMENTS for c in CASES[a]])
+@pytest.mark.parametrize("assignment, case", [(a, c) for a in ASSIGNMENTS for c in JUDGED_HERE[a]])
 def test_each_case_fails_exactly_its_cells(judged, assignment, case):
     _, expected = CASES[assignment][case]
     verdicts = judged[f"{assignment}/{case}"]

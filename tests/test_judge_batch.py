@@ -12,8 +12,9 @@ For each exercise one batch grades, with a real ``nbgrader autograde`` in the sa
 - exercise 4: a learner whose scaler is a class of their own, not affine, keeps full marks (the verifier applies
   it in the sandbox).
 
-``nbgrader export`` and ``python -m grader export`` agree. Exercise 4 also runs on PostgreSQL; exercise 1's faulty
-and tampering submissions are in ``tests/test_grading_batch.py`` (on SQLite and PostgreSQL too).
+``nbgrader export`` and ``python -m grader export`` agree. Every exercise's batch runs on SQLite and again on a real
+PostgreSQL server; exercise 1's faulty and tampering submissions are in ``tests/test_grading_batch.py`` (on SQLite
+and PostgreSQL too).
 """
 
 import csv
@@ -30,17 +31,17 @@ from grader.limits import Limits
 from grader.run import nbgrader_environment
 from grader.status import StatusBook
 from grader.verify import CHECKS as MODEL_CHECKS
-from judge_cases import ADVERSARIAL, SCORED_IN_THE_SANDBOX, TRAINED_ON_THE_TEST_SPLIT, TRAINED_OTHERWISE
+from judge_cases import (ADVERSARIAL, SCORED_IN_THE_SANDBOX, SLOW_IN_A_KERNEL, TRAINED_ON_THE_TEST_SPLIT,
+                         TRAINED_OTHERWISE)
 from tools import nbgrader_course as course
 from tools.postgres import temporary_server
 
 pytestmark = pytest.mark.slow
 LIMITS = Limits(cell_seconds=200, notebook_seconds=900, memory_bytes=3 * 2**30)
+ASSIGNMENTS = ["ch01_single_neuron", "ch02_nonlinearity", "ch03_learning_rate", "ch04_normalization",
+               "ch05_multiclass"]
 
 
-# A function that never returns costs the kernel's cell time limit in every cell that calls it; the judge's own
-# time limit on it is tested in tests/test_judge.py, and a kernel's in exercise 1's fixtures.
-SLOW_IN_A_KERNEL = {"sleeps_forever"}
 # What a case's top-level patch breaks in the learner's own kernel, beyond the cells the judge fails: replacing the
 # course's schedule there makes their own sweep linear, and the rate chosen from it is refused.
 # Replacing helpers.training.exponential_rates with a linear schedule also breaks the learner's own sweep, which
@@ -90,8 +91,7 @@ def run_batch(tmp_path, assignment, db_url=None):
     return scratch, students, {r["student"]: r for r in results}
 
 
-@pytest.mark.parametrize("assignment", ["ch01_single_neuron", "ch02_nonlinearity", "ch03_learning_rate",
-                                        "ch04_normalization", "ch05_multiclass"])
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_the_gradebook_holds_the_judges_scores(tmp_path, assignment):
     assert not sandbox.problems(), "; ".join(sandbox.problems())
     scratch, students, results = run_batch(tmp_path, assignment)
@@ -123,10 +123,10 @@ def test_the_gradebook_holds_the_judges_scores(tmp_path, assignment):
     assert "Judged outside your notebook" in html
 
 
-@pytest.mark.parametrize("assignment", ["ch04_normalization"])
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_the_judge_and_the_verifier_write_the_same_scores_into_postgresql(tmp_path, assignment):
-    """Exercise 4: the judge's verdicts, and a model the verifier scores in the sandbox (exercise 3, with a flagged
-    learner, passed too; at 3.6 minutes it is left to SQLite, to keep the suite short)."""
+    """The same batch on a real PostgreSQL server: every learner ends with the same scores and status as on SQLite
+    (the judge's verdicts, the verifier's corrections, a model it scores in the sandbox, a flagged learner)."""
     assert not sandbox.problems(), "; ".join(sandbox.problems())
     with temporary_server() as db_url:
         _, students, results = run_batch(tmp_path, assignment, db_url=db_url)
