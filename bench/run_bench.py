@@ -3,8 +3,9 @@
     make bench            (or: .venv/bin/python bench/run_bench.py [--skip-targets] [--only fashion,diagnose,...])
 
 Parts: fashion, diagnose, book (the six chapters against the notebook the course grew out of: both times and
-the ratio), chapters (each chapter alone), autograde, judge (seconds the judge adds per submission), grading (a mixed batch of 12 correct, wrong and adversarial
-submissions through grader.batch with 1 and 2 workers: submissions per minute; needs the sandbox, as root), targets.
+the ratio), chapters (each chapter alone), autograde, judge (seconds the judge adds per submission), grading (a
+mixed batch of 12 correct, wrong and adversarial submissions through grader.batch with 1 and 2 workers: submissions
+per minute and the median seconds per submission; needs the sandbox, as root), targets.
 
 Figures are wall-clock seconds on whatever machine runs this; the course's budgets are stated
 for a 2-core CPU: each chapter executes in at most 2 minutes, each assignment autogrades in at
@@ -153,9 +154,10 @@ def time_batch_grading():
             seconds = time.perf_counter() - start
             statuses = sorted({r["status"] for r in results})
             median = statistics.median(r["seconds"] for r in results)
-            print(f"grading   {len(results)} mixed submissions of exercise 1 with {workers} worker(s): {seconds:6.1f} s, "
-                  f"{len(results) / seconds * 60:.1f} per minute (goal with 2 workers: 12); median {median:.1f} s per "
-                  f"submission, autograde, judge and verifier (goal: 8 s); statuses: {', '.join(statuses)}", flush=True)
+            print(f"grading   {len(results)} mixed submissions of exercise 1 with {workers} worker(s): "
+                  f"{seconds:6.1f} s, {len(results) / seconds * 60:.1f} per minute (goal with 2 workers: 12); median "
+                  f"{median:.1f} s per submission, autograde, judge and verifier (goal: 8 s); statuses: "
+                  f"{', '.join(statuses)}", flush=True)
 
 
 def time_judge():

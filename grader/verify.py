@@ -249,12 +249,13 @@ class KerasProcess:
     """One fresh, memory-limited Python process that does a learner's Keras work for the instructor.
 
     The judge's model inspection (``inspect_models``) and the verifier's scoring (``score_models``) of one
-    submission each need Keras, and importing it costs seconds; ``grader.batch`` starts one of these per learner,
-    and ``warm`` starts it as soon as it is sure to be needed (so the import runs while the judge's sandbox runs); a
-    learner with no model to read never starts it. It is closed when the learner is done. Nothing of one learner ever reaches a process that handles another's files. Requests and
-    replies are one JSON line each; a reply line starts with a token only this object knows, so nothing the
-    process prints by accident is read as a reply. A request that crashes the process, or runs past its time
-    limit, fails alone: the process is killed, and the next request starts a new one.
+    submission each need Keras, and importing it costs seconds. ``grader.batch`` makes one of these per learner and
+    closes it when the learner is done, so nothing of one learner ever reaches a process that reads another's files.
+    ``warm`` starts it as soon as it is sure to be needed, so that the import runs while the judge's sandbox runs; a
+    learner with no model to read never starts it. Requests and replies are one JSON line each; a reply line starts
+    with a token only this object knows, so nothing the process prints by accident is read as a reply. A request
+    that crashes the process, or runs past its time limit, fails alone: the process is killed, and the next request
+    starts a new one.
     """
 
     def __init__(self, memory_bytes=4 * 2**30):
