@@ -162,10 +162,12 @@ def time_batch_grading():
 
 def time_judge():
     """Seconds the judge adds to one submission of each exercise (its goal: at most 3 s), on the reference, as a
-    batch runs it: with the learner's Keras process (``grader.verify.KerasProcess``), which the verifier then uses."""
+    batch runs it: with the learner's Keras process (``grader.verify.KerasProcess``), which the verifier then uses,
+    and the rubrics already imported, as a batch's worker has them after its first learner (exercise 3's imports
+    Keras, for the course's sweep checks)."""
     import shutil
 
-    from grader import sandbox
+    from grader import rubrics, sandbox
     from grader.judge import judge_submission
     from grader.verify import KerasProcess
 
@@ -175,6 +177,8 @@ def time_judge():
     scratch = Path(tempfile.mkdtemp(prefix="course-bench-judge-"))
     try:
         sandbox.prepare(scratch)
+        for assignment in course.assignments():
+            rubrics.load(assignment)
         for assignment in course.assignments():
             name = f"{assignment}.ipynb"
             released = nbformat.read(ROOT / "exercises" / assignment / name, as_version=4)

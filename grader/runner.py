@@ -12,18 +12,105 @@ network, own process tree); it drops to the unprivileged sandbox user with the k
    kernel kept whose class is the learner's own and predict with it (``grader.verify``);
 3. writes ``FOLDER/out/results.npz`` (arrays only), ``FOLDER/out/errors.json`` and ``FOLDER/out/<id>.keras``.
 
+Keras and TensorFlow are imported on first use, not on ``import keras`` (``defer_keras``): the setup cell's
+``import keras`` and ``setup()`` cost nothing until something needs Keras, so a rubric that only calls NumPy
+functions (exercises 3 and 4) never pays TensorFlow's import of about 4 s.
+
 Everything here runs next to the learner's code, which may have replaced any of it: this process **decides
 nothing**. It only hands back what the learner's functions returned; ``grader.judge`` and the rubrics compare it,
 in the instructor's process, with what it must be.
 """
 
+import importlib.abc
+import importlib.util
 import json
 import os
 import pwd
+import random
 import sys
 from pathlib import Path
 
 MAX_ERROR = 500
+DEFERRED = ("keras", "tensorflow")
+
+
+_LazyModule = getattr(importlib.util, "_LazyModule", None)  # CPython's class of a module not yet loaded
+
+
+if _LazyModule is not None:
+    class _NotYetLoaded(_LazyModule):
+        """A lazy module that a second ``import keras`` leaves unloaded: the import only asks for ``__spec__``."""
+
+        def __getattribute__(self, attr):
+            if attr == "__spec__":
+                return object.__getattribute__(self, "__dict__")["__spec__"]
+            return super().__getattribute__(attr)
+
+
+class _LoadOnFirstUse(importlib.util.LazyLoader):
+    def exec_module(self, module):
+        super().exec_module(module)
+        if _LazyModule is not None and type(module) is _LazyModule:  # otherwise a second import loads it: slower only
+            module.__class__ = _NotYetLoaded
+
+
+class _Deferring(importlib.abc.MetaPathFinder):
+    """Finds ``keras`` and ``tensorflow`` as Python would, and has them executed on their first attribute access."""
+
+    def find_spec(self, name, path=None, target=None):
+        if name not in DEFERRED:
+            return None
+        sys.meta_path.remove(self)
+        try:
+            spec = importlib.util.find_spec(name)
+        finally:
+            sys.meta_path.insert(0, self)
+        if spec is not None and spec.loader is not None and hasattr(spec.loader, "exec_module"):
+            spec.loader = _LoadOnFirstUse(spec.loader)
+        return spec
+
+
+def defer_keras():
+    """Import Keras and TensorFlow only when a cell or request uses them.
+
+    ``import keras`` then binds a module that loads on first use (``importlib.util.LazyLoader``), and the course's
+    ``helpers.repro.setup`` and ``import_keras_quietly``, which read Keras's version and seed it, are replaced in
+    this process by ones that leave it unloaded: ``setup`` seeds Python and NumPy only. Nothing the judge asks the
+    runner for depends on Keras's seed (a model's architecture, its outputs next to its own weights, functions of
+    the judge's arrays), and the kernel, where training happens, keeps the real ``setup``.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.meta_path.insert(0, _Deferring())
+    import numpy as np
+
+    import helpers.repro as repro
+
+    def import_keras_quietly():
+        import keras
+
+        return keras
+
+    def setup(seed=42):
+        random.seed(int(seed))
+        np.random.seed(int(seed))
+        return repro.Environment("(loaded on first use)", "(loaded on first use)", int(seed), ())
+
+    repro.import_keras_quietly, repro.setup = import_keras_quietly, setup
+
+
+def _keras():
+    import keras
+
+    return keras
+
+
+def _to_numpy(value):
+    """A returned value as a NumPy array; a tensor (which only exists once its library is loaded) through Keras."""
+    import numpy as np
+
+    if isinstance(value, (np.ndarray, np.generic)) or not hasattr(value, "shape"):
+        return np.asarray(value)
+    return np.asarray(_keras().ops.convert_to_numpy(value))
 
 
 def _drop_privileges(folder):
@@ -34,13 +121,14 @@ def _drop_privileges(folder):
     os.chdir(folder)
 
 
-def _argument(spec, inputs, keras):
+def _argument(spec, inputs):
     """One argument of a request: an array, a JSON value, or a small Keras model built from arrays."""
     if "array" in spec:
         return inputs[spec["array"]].copy()
     if "list" in spec:
         return inputs[spec["list"]].tolist()
     if "model" in spec:  # a Dense softmax or sigmoid layer on flattened inputs, with the judge's weights
+        keras = _keras()
         weights, bias = inputs[spec["model"] + "/w"], inputs[spec["model"] + "/b"]
         activation = "sigmoid" if weights.shape[1] == 1 else "softmax"
         layers = [keras.Input(shape=tuple(spec.get("input_shape", [weights.shape[0]])))]
@@ -57,6 +145,7 @@ def main(folder):
     folder = Path(folder).resolve()
     if os.geteuid() == 0 and os.environ.get("GRADER_SANDBOX_USER"):
         _drop_privileges(folder)
+    defer_keras()
     job = json.loads((folder / "job.json").read_text())
     out = folder / "out"
     errors, results = {}, {}
@@ -69,9 +158,6 @@ def main(folder):
 
     import numpy as np
 
-    from helpers.repro import import_keras_quietly
-
-    keras = import_keras_quietly()
     with np.load(folder / "inputs.npz", allow_pickle=False) as stored:
         inputs = {key: stored[key] for key in stored.files}
     loaded = {}
@@ -86,6 +172,7 @@ def main(folder):
             if request["kind"] == "predict":  # a kept model the verifier cannot score by itself: its class is the
                 # learner's own, or so is its preprocessing (pickled by the kernel; unpickled here only)
                 classes = {name: item for name, item in namespace.items() if isinstance(item, type)}
+                keras = _keras()
                 if request["file"] not in loaded:  # one load per file, for its test and its training data
                     loaded[request["file"]] = keras.saving.load_model(folder / request["file"], custom_objects=classes)
                 model = loaded[request["file"]]
@@ -107,8 +194,8 @@ def main(folder):
             function = namespace.get(request["function"])
             if not callable(function):
                 raise NameError(f"{request['function']} is not defined as a function")
-            args = [_argument(spec, inputs, keras) for spec in request.get("args", [])]
-            kwargs = {name: _argument(spec, inputs, keras) for name, spec in request.get("kwargs", {}).items()}
+            args = [_argument(spec, inputs) for spec in request.get("args", [])]
+            kwargs = {name: _argument(spec, inputs) for name, spec in request.get("kwargs", {}).items()}
             returned = function(*args, **kwargs)
             if request["kind"] == "save":
                 if request.get("probe"):  # what the model does, for a model class safe mode cannot load
@@ -118,11 +205,9 @@ def main(folder):
                 returned.save(out / f"{key}.keras")
             elif request.get("parts"):
                 for part, value in enumerate(returned):
-                    results[f"{key}/{part}"] = np.asarray(keras.ops.convert_to_numpy(value)
-                                                          if hasattr(value, "shape") else value)
+                    results[f"{key}/{part}"] = _to_numpy(value)
             else:
-                results[key] = np.asarray(keras.ops.convert_to_numpy(returned) if hasattr(returned, "shape")
-                                          else returned)
+                results[key] = _to_numpy(returned)
             for position, spec in enumerate(request.get("args", [])):
                 if request.get("return_args") and "array" in spec:
                     results[f"{key}/arg{position}"] = np.asarray(args[position])

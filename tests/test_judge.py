@@ -212,3 +212,33 @@ def test_a_model_of_the_learners_own_class_is_read_from_what_it_computes():
         dense_chain(weights + [np.ones(1), np.ones(1)], probe, outputs)  # e.g. a normalisation's statistics
     with pytest.raises(ValueError, match="takes 2 inputs"):
         dense_chain(weights[2:], probe, outputs)
+
+
+def test_the_runner_loads_keras_only_when_something_uses_it(tmp_path):
+    """``grader.runner.defer_keras``: the setup cell's ``import keras`` and ``setup()``, and a learner's second
+    ``import keras``, leave TensorFlow unloaded, so exercise 4's NumPy rubric never pays for it; the first use
+    loads it, and Keras then works as usual (a model argument, ``keras.ops`` on the learner's side)."""
+    from grader.judge import run_job
+    from grader.rubrics import call
+
+    released = nbformat.read(ROOT / "exercises" / "ch04_normalization" / "ch04_normalization.ipynb", as_version=4)
+    cells = definitions(course.fill_answers(released, course.solution_answers("ch04_normalization",
+                                                                             "ch04_normalization.ipynb")))
+    cells += ["import keras\nimport tensorflow as tf\nfrom helpers.repro import setup\n"
+              "def loaded():\n    import sys\n    return 'tensorflow.python' in sys.modules\n"
+              "def predict(model, x):\n    return keras.ops.argmax(model(x), axis=-1)\n"]
+    rng = np.random.default_rng(0)
+    inputs = {"train": rng.normal(5, 2, (40, 8)), "test": rng.normal(5, 2, (10, 8)),
+              "clf/w": rng.normal(size=(8, 3)).astype("float32"), "clf/b": np.zeros(3, "float32")}
+    requests = [call("before", "loaded"), call("seeded", "setup", {"value": 3}),
+                call("scaled", "scale_splits", {"array": "train"}, {"array": "test"}, parts=True),
+                call("still", "loaded"), call("classes", "predict", {"model": "clf"}, {"array": "test"}),
+                call("after", "loaded")]
+    returncode, log = run_job(tmp_path / "job", cells, requests, inputs, tmp_path, LIMITS, sandboxed=False)
+    assert returncode == 0, log
+    with np.load(tmp_path / "job" / "out" / "results.npz") as results:
+        got = {key: results[key] for key in results.files}
+    assert not got["before"] and not got["still"] and got["after"]
+    assert np.allclose(got["scaled/0"].mean(axis=0), 0, atol=1e-6) and got["scaled/1"].shape == (10, 8)
+    expected = np.argmax(inputs["test"] @ inputs["clf/w"], axis=1)
+    assert np.array_equal(got["classes"], expected)
