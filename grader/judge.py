@@ -224,6 +224,9 @@ def run_job(folder, cells, requests, inputs, scratch_root, limits, sandboxed, fi
     """Write a runner's job into ``folder`` (its cells, requests, input arrays and ``files`` to copy in), hand it to
     the sandbox user, and run it (``run_in_sandbox``); its results are then in ``folder/out``."""
     shutil.rmtree(folder, ignore_errors=True)
+    if sandboxed:  # another learner's code, graded at the same time as the same user, cannot list its parent
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(folder.parent, 0o711)
     (folder / "out").mkdir(parents=True)
     (folder / "tmp").mkdir()
     (folder / "job.json").write_text(json.dumps({"cells": cells, "requests": requests}))
@@ -257,7 +260,7 @@ def judge_submission(assignment, student, notebook_path, *, secret_seed, scratch
     notebook = nbformat.read(notebook_path, as_version=4)
     rng = np.random.default_rng(secret_seed)
     requests, inputs = rubric.requests(rng)
-    folder = Path(scratch_root) / "judge" / f"{student}--{assignment}"
+    folder = Path(scratch_root) / "judge" / sandbox.private_name(student, assignment)
     if keras_process is not None and any(r["kind"] == "save" for r in requests):
         keras_process.warm()  # it imports Keras while the sandbox runs
     returncode, log = run_job(folder, definitions(notebook), requests, inputs, scratch_root, limits, sandboxed)

@@ -33,7 +33,7 @@ def main(argv=None):
     user = pwd.getpwnam(os.environ["GRADER_SANDBOX_USER"])
     limits = Limits.from_env()
     origin = Path.cwd()
-    work = kernel_folder(scratch_root, origin.parent.name, origin.name)
+    work = kernel_folder(scratch_root, os.environ["GRADER_KERNEL_FOLDER"])  # grader.run's private_name
     work.mkdir(parents=True, exist_ok=True)
     for item in origin.iterdir():
         if item.is_file() and item.suffix != ".ipynb" and not (work / item.name).exists():

@@ -173,7 +173,7 @@ def grade_submission(course, assignment, student, inbox, *, db_url, limits=Limit
     if sandboxed:
         scratch_root = Path(scratch_root)
         extra.update(sandbox.prepare(scratch_root))
-        shutil.rmtree(sandbox.kernel_folder(scratch_root, student, assignment), ignore_errors=True)
+        extra["GRADER_KERNEL_FOLDER"] = kernel_name = sandbox.private_name(student, assignment)
         command = [*sandbox.NAMESPACES, *command]
     process = subprocess.Popen(command, cwd=course, env=nbgrader_environment(extra), stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -185,7 +185,7 @@ def grade_submission(course, assignment, student, inbox, *, db_url, limits=Limit
         return finish("timed out", f"Grading stopped after {limits.notebook_seconds} s, the limit for a whole "
                                    "notebook. Make sure every cell finishes, and train for fewer epochs.")
     finally:
-        kept = sandbox.kernel_folder(scratch_root, student, assignment) if sandboxed else autograded
+        kept = sandbox.kernel_folder(scratch_root, kernel_name) if sandboxed else autograded
         if (kept / CAPTURES).is_dir() and not (kept / CAPTURES).is_symlink() and autograded.is_dir():
             _copy_plain_files(kept / CAPTURES, captures)
         shutil.rmtree(autograded / CAPTURES, ignore_errors=True)

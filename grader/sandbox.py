@@ -13,6 +13,7 @@ All of this needs Linux and root; ``tools/install_grading.sh`` creates the user.
 import json
 import os
 import pwd
+import secrets
 import shutil
 import subprocess
 import sys
@@ -68,9 +69,10 @@ def prepare(scratch_root):
     find the sandboxed ``python3`` kernelspec first, and the ``GRADER_*`` variables tell the launcher where to work.
     """
     scratch_root = Path(scratch_root)
-    (scratch_root / "kernels").mkdir(parents=True, exist_ok=True)
+    for folder in ("kernels", "judge"):  # entered by the sandbox user, never listed (see private_name)
+        (scratch_root / folder).mkdir(parents=True, exist_ok=True)
+        os.chmod(scratch_root / folder, 0o711)
     os.chmod(scratch_root, 0o711)
-    os.chmod(scratch_root / "kernels", 0o711)
     spec = scratch_root / "jupyter" / "kernels" / "python3"
     spec.mkdir(parents=True, exist_ok=True)
     # Every worker of a batch prepares the same scratch root at the same moment: write and copy into a private
@@ -124,6 +126,19 @@ def sandbox_user():
     return pwd.getpwnam(SANDBOX_USER)
 
 
-def kernel_folder(scratch_root, student, assignment):
-    """The scratch folder where the kernel of one submission runs (and leaves the models it saved for the verifier)."""
-    return Path(scratch_root) / "kernels" / f"{student}--{assignment}"
+def private_name(*parts):
+    """A scratch folder's name that no learner can guess: ``parts`` (for whoever reads the scratch root) and 128
+    random bits.
+
+    Every learner's code runs as the same sandbox user, so a folder of one learner's grading (its kernel's, where
+    the hidden tests keep models; the judge's runner's) is open to another learner's code graded at the same time,
+    if that code can find it. ``kernels/`` and ``judge/`` can be entered but not listed (``prepare``), and their
+    folders get these names: a learner's code finds only its own.
+    """
+    return "--".join([*map(str, parts), secrets.token_hex(16)])
+
+
+def kernel_folder(scratch_root, name):
+    """The scratch folder where the kernel of one submission runs (and leaves the models it saved for the verifier);
+    ``name`` comes from ``private_name``."""
+    return Path(scratch_root) / "kernels" / name

@@ -631,7 +631,7 @@ def _score_own_classes(course, assignment, student, models, seeds, *, scratch_ro
                                  "array": f"{check.grade_id}/{key}",
                                  "transform": transform.name if transform.name in files else None,
                                  "optimizer": check.trained_with is not None and key == "accuracy"})
-        job = Path(scratch_root) / "judge" / f"{student}--{assignment}--{notebook}--models"
+        job = Path(scratch_root) / "judge" / sandbox.private_name(student, assignment, notebook, "models")
         code = definitions(nbformat.read(source, as_version=4))
         returncode, log = run_job(job, code, requests, inputs, scratch_root, limits, sandboxed, files)
         results = Results(job, {}, {})

@@ -206,6 +206,44 @@ def test_a_notebook_over_its_time_limit_is_stopped_and_scores_zero(tmp_path):
     assert fx.leftover_processes() == []
 
 
+SPY = """\
+import glob, time
+spoiled, deadline = set(), time.time() + 50
+while time.time() < deadline:  # cwd: this kernel's folder under the scratch root's kernels/
+    for pattern in ("../00_reference--ch01_single_neuron/*", "../00_reference--ch01_single_neuron/*/*",
+                    "../*/verify/*", "../../judge/*", "../../judge/*/*", "../../judge/*/out/*"):
+        for path in glob.glob(pattern):
+            try:
+                with open(path, "wb") as stream:
+                    stream.write(b"spoiled")
+                spoiled.add(path)
+            except OSError:
+                pass
+    time.sleep(0.01)
+print(f"{len(spoiled)} files of other learners spoiled")
+"""
+
+
+def test_a_learner_cannot_reach_another_learners_kernel_or_judge(tmp_path):
+    """Two learners graded at once by 2 workers run as the same sandbox user. The spy knows the other's student id
+    and spends 50 s overwriting whatever it can reach of the other's kernel folder (the models its hidden tests
+    keep) and of the judge's folders (the runner's job, inputs and results): it reaches nothing, and the other
+    learner keeps full marks."""
+    scratch, inbox, _ = new_course(tmp_path / "spy", ["00_reference"])
+    released = course.released_notebook(scratch, fx.ASSIGNMENT, fx.NOTEBOOK)
+    (inbox / "99_spy" / fx.ASSIGNMENT).mkdir(parents=True)
+    spy = {**ANSWERS, "build_model": SPY + ANSWERS["build_model"]}
+    nbformat.write(course.fill_answers(released, spy), inbox / "99_spy" / fx.ASSIGNMENT / fx.NOTEBOOK)
+    results = {r["student"]: r for r in grade_batch(scratch, fx.ASSIGNMENT, inbox, workers=2,
+                                                    limits=Limits(cell_seconds=70, memory_bytes=3 * 2**30))}
+    assert results["00_reference"]["status"] == "graded", results["00_reference"]
+    assert results["00_reference"]["score"] == results["00_reference"]["max_score"], results["00_reference"]
+    autograded = nbformat.read(scratch / "autograded" / "99_spy" / fx.ASSIGNMENT / fx.NOTEBOOK, as_version=4)
+    printed = "".join(output.get("text", "") for cell in autograded.cells for output in cell.get("outputs", []))
+    assert "0 files of other learners spoiled" in printed, printed[-2000:]
+    assert fx.leftover_processes() == []
+
+
 def test_the_sandbox_user_cannot_read_sources_submissions_or_grades(tmp_path):
     import os
     import tempfile
