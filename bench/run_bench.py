@@ -161,35 +161,58 @@ def time_batch_grading():
 
 
 def time_judge():
-    """Seconds the judge adds to one submission of each exercise (its goal: at most 3 s), on the reference, as a
-    batch runs it: with the learner's Keras process (``grader.verify.KerasProcess``), which the verifier then uses,
-    and the rubrics already imported, as a batch's worker has them after its first learner (exercise 3's imports
-    Keras, for the course's sweep checks)."""
+    """Seconds the judge adds to one submission of each exercise (its goal: at most 3 s), on the reference.
+
+    Two figures: the judge alone (``judge_submission``, as if nothing else ran), and what judge and verifier together
+    add to grading one learner with 1 worker: ``grader.batch.grade_and_verify`` (autograde, judge and verifier, the
+    judge's runner running during autograde) against ``grade_submission`` (autograde alone) on the same submission;
+    one run each, so a second or two either way is the machine's noise. The
+    rubrics are imported first, as a batch's worker has them after its first learner (exercise 3's imports Keras,
+    for the course's sweep checks)."""
     import shutil
 
     from grader import rubrics, sandbox
+    from grader.batch import default_db_url, ensure_assignment, grade_and_verify
     from grader.judge import judge_submission
+    from grader.limits import Limits
+    from grader.run import grade_submission, grader_folder
     from grader.verify import KerasProcess
 
     if sandbox.problems():
         print(f"judge     skipped: {'; '.join(sandbox.problems())}", flush=True)
         return
     scratch = Path(tempfile.mkdtemp(prefix="course-bench-judge-"))
+    limits = Limits(cell_seconds=300, notebook_seconds=900, memory_bytes=3 * 2**30)
     try:
-        sandbox.prepare(scratch)
+        sandbox.prepare(scratch / "sandbox")
+        os.chmod(scratch, 0o711)  # the sandbox user goes through it to its scratch root
         for assignment in course.assignments():
             rubrics.load(assignment)
         for assignment in course.assignments():
             name = f"{assignment}.ipynb"
             released = nbformat.read(ROOT / "exercises" / assignment / name, as_version=4)
-            nbformat.write(course.fill_answers(released, course.solution_answers(assignment, name)), scratch / name)
+            answered = course.fill_answers(released, course.solution_answers(assignment, name))
+            nbformat.write(answered, scratch / name)
             start = time.perf_counter()
             with KerasProcess() as keras_process:
-                verdicts = judge_submission(assignment, "bench", scratch / name, secret_seed=1, scratch_root=scratch,
-                                            keras_process=keras_process)
-            seconds = time.perf_counter() - start
-            print(f"judge     {assignment:28s} {len(verdicts)} cells decided in {seconds:6.1f} s per submission "
-                  "(goal: 3 s)", flush=True)
+                verdicts = judge_submission(assignment, "bench", scratch / name, secret_seed=1,
+                                            scratch_root=scratch / "sandbox", keras_process=keras_process)
+            alone = time.perf_counter() - start
+            graded = course.make_course(scratch / assignment, [assignment])
+            (scratch / "inbox" / "bench" / assignment).mkdir(parents=True)
+            nbformat.write(answered, scratch / "inbox" / "bench" / assignment / name)
+            db_url = default_db_url(graded)
+            ensure_assignment(graded, assignment, db_url)
+            grader_folder(graded)
+            sandbox.protect(graded)
+            autograde = grade_submission(graded, assignment, "bench", scratch / "inbox", db_url=db_url,
+                                         limits=limits, scratch_root=scratch / "sandbox")
+            whole = grade_and_verify(graded, assignment, "bench", scratch / "inbox", db_url, limits,
+                                     scratch / "sandbox", True)
+            print(f"judge     {assignment:28s} {len(verdicts)} cells decided in {alone:4.1f} s alone (goal: 3 s); "
+                  f"grading one learner: {whole['seconds']:4.1f} s against {autograde['seconds']:4.1f} s of autograde "
+                  f"alone, so judge and verifier add {whole['seconds'] - autograde['seconds']:+4.1f} s "
+                  f"({whole['score']:g} of {whole['max_score']:g} points)", flush=True)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 

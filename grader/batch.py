@@ -24,6 +24,7 @@ import hashlib
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -109,23 +110,30 @@ def grade_and_verify(course, assignment, student, inbox, db_url, limits, scratch
     started = time.perf_counter()
     try:
         submitted = fingerprint(inbox, student, assignment)
-        result = grade_submission(course, assignment, student, inbox, db_url=db_url, limits=limits,
-                                  scratch_root=scratch_root, sandboxed=sandboxed)
-        if result["status"] == "error" and "database is locked" in result["message"]:
-            time.sleep(2)  # SQLite was busy with another worker's write: try once more
-            result = grade_submission(course, assignment, student, inbox, db_url=db_url, limits=limits,
-                                      scratch_root=scratch_root, sandboxed=sandboxed)
-        result["judged"], result["verified"] = [], []
-        if result["status"] == "graded":
-            # One Keras process for this learner's models, the judge's and the verifier's; when the hidden tests kept
-            # models, it imports Keras while the judge's sandbox runs the learner's definitions.
-            with KerasProcess() as keras_process:
-                if any(captures_folder(course, assignment, student).glob("*.keras")):
-                    keras_process.warm()
-                result["judged"] = judge_and_record(course, assignment, student, db_url, limits, scratch_root,
-                                                    sandboxed, keras_process)
-                result["verified"] = verify_student(course, db_url, assignment, student, scratch_root=scratch_root,
-                                                    limits=limits, sandboxed=sandboxed, keras_process=keras_process)
+        # One Keras process for this learner's models, the judge's and the verifier's. The judge's runner runs the
+        # learner's definitions while nbgrader autogrades (``EarlyJudge``); the verdicts wait for the kernel's end.
+        with KerasProcess() as keras_process:
+            early = EarlyJudge(course, assignment, student, limits, scratch_root, sandboxed, keras_process)
+            try:
+                result = grade_submission(course, assignment, student, inbox, db_url=db_url, limits=limits,
+                                          scratch_root=scratch_root, sandboxed=sandboxed, after_intake=early.start)
+                if result["status"] == "error" and "database is locked" in result["message"]:
+                    time.sleep(2)  # SQLite was busy with another worker's write: try once more
+                    result = grade_submission(course, assignment, student, inbox, db_url=db_url, limits=limits,
+                                              scratch_root=scratch_root, sandboxed=sandboxed,
+                                              after_intake=early.start)
+                runs = early.wait()
+                result["judged"], result["verified"] = [], []
+                if result["status"] == "graded":
+                    if any(captures_folder(course, assignment, student).glob("*.keras")):
+                        keras_process.warm()
+                    result["judged"] = judge_and_record(course, assignment, student, db_url, limits, scratch_root,
+                                                        sandboxed, keras_process, runs)
+                    result["verified"] = verify_student(course, db_url, assignment, student,
+                                                        scratch_root=scratch_root, limits=limits,
+                                                        sandboxed=sandboxed, keras_process=keras_process)
+            finally:
+                early.discard()
         changed = [f"{row['grade_id']} {row['in_kernel'] or 0:g}->{row['judged']:g}" for row in result["judged"]
                    if row["changed"]]
         if changed:
@@ -144,22 +152,77 @@ def grade_and_verify(course, assignment, student, inbox, db_url, limits, scratch
                 "seconds": None, "verified": [], "judged": [], "fingerprint": None, "score": None, "max_score": None}
 
 
-def judge_and_record(course, assignment, student, db_url, limits, scratch_root, sandboxed, keras_process=None):
-    """Run the judge (``grader.judge``) on a graded learner's rebuilt notebooks; write its verdicts; return rows."""
-    from grader.gradebook import record
-    from grader.judge import judge_submission
-    from grader.run import INTAKE, captures_folder
-    from grader.verify import course_secret, seed_for
+def judge_and_record(course, assignment, student, db_url, limits, scratch_root, sandboxed, keras_process=None,
+                     runs=None):
+    """Run the judge (``grader.judge``) on a graded learner's rebuilt notebooks; write its verdicts; return rows.
 
-    rows = []
-    secret = course_secret(course)
+    ``runs`` (``{notebook stem: grader.judge.Run}``) holds the runner's work already done (``EarlyJudge``)."""
+    from grader.gradebook import record
+    from grader.judge import decide, run_definitions
+    from grader.run import INTAKE, captures_folder
+
+    rows, runs = [], dict(runs or {})
     for notebook in sorted((Path(course) / INTAKE / student / assignment).glob("*.ipynb")):
-        verdicts = judge_submission(assignment, student, notebook,
-                                    secret_seed=seed_for(secret, assignment, student, f"judge/{notebook.stem}"),
-                                    scratch_root=scratch_root, captures=captures_folder(course, assignment, student),
-                                    limits=limits, sandboxed=sandboxed, keras_process=keras_process)
+        run = runs.pop(notebook.stem, None) or run_definitions(
+            assignment, student, notebook, secret_seed=_judge_seed(course, assignment, student, notebook.stem),
+            scratch_root=scratch_root, limits=limits, sandboxed=sandboxed, keras_process=keras_process)
+        verdicts = decide(run, captures_folder(course, assignment, student), keras_process)
         rows += record(db_url, assignment, notebook.stem, student, verdicts)
     return rows
+
+
+def _judge_seed(course, assignment, student, stem):
+    from grader.verify import course_secret, seed_for
+
+    return seed_for(course_secret(course), assignment, student, f"judge/{stem}")
+
+
+class EarlyJudge:
+    """The judge's runner on a learner's rebuilt notebooks, in a thread, while nbgrader autogrades them.
+
+    The runner needs only the rebuilt notebook and the secret inputs, not the kernel's captures, so its TensorFlow
+    import and the learner's definitions cost no wall time of their own; ``decide`` still waits for the kernel.
+    ``start`` is what ``grade_submission`` calls after intake (once, even when grading is tried again); ``wait``
+    returns ``{notebook stem: grader.judge.Run}``, and ``discard`` removes the scratch folders of runs nobody used.
+    """
+
+    def __init__(self, course, assignment, student, limits, scratch_root, sandboxed, keras_process):
+        self.args = course, assignment, student, limits, scratch_root, sandboxed, keras_process
+        self.thread, self.runs, self.error = None, {}, None
+
+    def start(self):
+        if self.thread is None:
+            self.thread = threading.Thread(target=self._run, name="early-judge", daemon=True)
+            self.thread.start()
+
+    def _run(self):
+        from grader.judge import run_definitions
+        from grader.run import INTAKE
+
+        course, assignment, student, limits, scratch_root, sandboxed, keras_process = self.args
+        try:
+            for notebook in sorted((Path(course) / INTAKE / student / assignment).glob("*.ipynb")):
+                self.runs[notebook.stem] = run_definitions(
+                    assignment, student, notebook, secret_seed=_judge_seed(course, assignment, student, notebook.stem),
+                    scratch_root=scratch_root, limits=limits, sandboxed=sandboxed, keras_process=keras_process)
+        except Exception as error:  # noqa: BLE001 - raised again by wait(), in the worker's own thread
+            self.error = error
+
+    def wait(self):
+        if self.thread is not None:
+            self.thread.join()
+        if self.error is not None:
+            raise self.error
+        return self.runs
+
+    def discard(self):
+        from grader.judge import discard
+
+        if self.thread is not None:
+            self.thread.join()
+        for run in self.runs.values():
+            discard(run)
+        self.runs = {}
 
 
 def _bar(done, total, started, workers, stream):

@@ -245,25 +245,47 @@ def run_job(folder, cells, requests, inputs, scratch_root, limits, sandboxed, fi
     return run_in_sandbox(folder, limits, sandboxed)
 
 
-def judge_submission(assignment, student, notebook_path, *, secret_seed, scratch_root, captures=None,
-                     limits=Limits(), sandboxed=True, keras_process=None):
-    """Verdicts on every graded cell the exercise's rubric decides; an empty list when it has no rubric.
+@dataclass
+class Run:
+    """What the runner did with one notebook's definitions (steps 1 to 3): ``decide`` turns it into verdicts."""
+    rubric: object
+    requests: list
+    inputs: dict
+    folder: Path    # the runner's scratch folder; its ``out`` holds what the learner's functions returned
+    returncode: object  # ``None`` when the runner was stopped at its time limit
+    log: str
 
-    Models are inspected in ``keras_process`` (a ``grader.verify.KerasProcess`` of this learner) when given, else
-    in a fresh process of their own."""
+
+def run_definitions(assignment, student, notebook_path, *, secret_seed, scratch_root, limits=Limits(),
+                    sandboxed=True, keras_process=None):
+    """Steps 1 to 3: run the notebook's definitions in the sandbox on the rubric's secret inputs; ``None`` when the
+    exercise has no rubric.
+
+    It reads only the rebuilt notebook, never what the kernel did, so ``grader.batch`` runs it while nbgrader
+    autogrades: the runner's folder has a name the learner's kernel cannot guess (``sandbox.private_name``)."""
     from grader import rubrics
-    from grader.verify import inspect_models
 
     rubric = rubrics.load(assignment)
     if rubric is None:
-        return []
+        return None
     notebook = nbformat.read(notebook_path, as_version=4)
-    rng = np.random.default_rng(secret_seed)
-    requests, inputs = rubric.requests(rng)
+    requests, inputs = rubric.requests(np.random.default_rng(secret_seed))
     folder = Path(scratch_root) / "judge" / sandbox.private_name(student, assignment)
     if keras_process is not None and any(r["kind"] == "save" for r in requests):
         keras_process.warm()  # it imports Keras while the sandbox runs
     returncode, log = run_job(folder, definitions(notebook), requests, inputs, scratch_root, limits, sandboxed)
+    return Run(rubric, requests, inputs, folder, returncode, log)
+
+
+def decide(run, captures=None, keras_process=None):
+    """Step 4: the verdicts on what ``run`` handed back (and on ``captures``, what the kernel kept); its scratch folder
+    is removed. Models are inspected in ``keras_process`` (a ``grader.verify.KerasProcess`` of this learner) when
+    given, else in a fresh process of their own."""
+    from grader.verify import inspect_models
+
+    if run is None:
+        return []
+    folder, requests, inputs = run.folder, run.requests, run.inputs
     saved = {r["id"]: folder / "out" / f"{r['id']}.keras" for r in requests if r["kind"] == "save"}
     probes = {r["id"]: r["probe"] for r in requests if r.get("probe")}
     probes_file = folder.with_name(f"{folder.name}.probes.npz")  # the judge's own: the runner can rewrite inputs.npz
@@ -275,13 +297,13 @@ def judge_submission(assignment, student, notebook_path, *, secret_seed, scratch
     probes_file.unlink()
     results = Results(folder, facts, _read_captures(captures))
     results.inputs = inputs
-    if returncode is None:
-        results.errors.setdefault("timeout", log)
+    if run.returncode is None:
+        results.errors.setdefault("timeout", run.log)
     verdicts = []
-    for grade_id, (answer_id, check) in rubric.CHECKS.items():
+    for grade_id, (answer_id, check) in run.rubric.CHECKS.items():
         try:
-            if returncode is None:
-                raise Failed(log)
+            if run.returncode is None:
+                raise Failed(run.log)
             check(results)
             verdicts.append(Verdict(grade_id, answer_id, True))
         except Failed as failed:
@@ -289,5 +311,22 @@ def judge_submission(assignment, student, notebook_path, *, secret_seed, scratch
         except Exception as error:  # noqa: BLE001 - a rubric that trips on odd output: the cell fails, saying why
             verdicts.append(Verdict(grade_id, answer_id, False,
                                     f"the judge could not read your answer ({type(error).__name__}: {error})"))
-    shutil.rmtree(folder, ignore_errors=True)
+    discard(run)
     return verdicts
+
+
+def discard(run):
+    """Remove a run's scratch folder (a run whose notebook was not graded after all)."""
+    if run is not None:
+        shutil.rmtree(run.folder, ignore_errors=True)
+
+
+def judge_submission(assignment, student, notebook_path, *, secret_seed, scratch_root, captures=None,
+                     limits=Limits(), sandboxed=True, keras_process=None):
+    """Verdicts on every graded cell the exercise's rubric decides; an empty list when it has no rubric.
+
+    Models are inspected in ``keras_process`` (a ``grader.verify.KerasProcess`` of this learner) when given, else
+    in a fresh process of their own."""
+    run = run_definitions(assignment, student, notebook_path, secret_seed=secret_seed, scratch_root=scratch_root,
+                          limits=limits, sandboxed=sandboxed, keras_process=keras_process)
+    return decide(run, captures, keras_process)

@@ -124,8 +124,10 @@ def _notes_cell(notes):
 
 
 def grade_submission(course, assignment, student, inbox, *, db_url, limits=Limits(), scratch_root=None,
-                     sandboxed=True):
-    """Grade ``student``'s submission of ``assignment``; return a dict with its status, message and seconds."""
+                     sandboxed=True, after_intake=None):
+    """Grade ``student``'s submission of ``assignment``; return a dict with its status, message and seconds.
+
+    ``after_intake()`` is called once the rebuilt notebooks are in ``INTAKE``, before nbgrader starts."""
     course, start = Path(course), time.perf_counter()
     released = released_notebooks(course, assignment)
     intake_folder = course / INTAKE / student / assignment
@@ -165,6 +167,8 @@ def grade_submission(course, assignment, student, inbox, *, db_url, limits=Limit
         nbformat.write(notebook, intake_folder / name)
     for name, data in exchange_files.items():
         (intake_folder / name).write_bytes(data)
+    if after_intake is not None:
+        after_intake()
 
     extra = limits.to_env()
     command = [sys.executable, "-m", "nbgrader", "autograde", assignment, "--student", student, "--force",
