@@ -158,23 +158,26 @@ def judge_and_record(course, assignment, student, db_url, limits, scratch_root, 
 
     ``runs`` (``{notebook stem: grader.judge.Run}``) holds the runner's work already done (``EarlyJudge``)."""
     from grader.gradebook import record
-    from grader.judge import decide, run_definitions
+    from grader.judge import decide
     from grader.run import INTAKE, captures_folder
 
     rows, runs = [], dict(runs or {})
     for notebook in sorted((Path(course) / INTAKE / student / assignment).glob("*.ipynb")):
-        run = runs.pop(notebook.stem, None) or run_definitions(
-            assignment, student, notebook, secret_seed=_judge_seed(course, assignment, student, notebook.stem),
-            scratch_root=scratch_root, limits=limits, sandboxed=sandboxed, keras_process=keras_process)
+        run = runs.pop(notebook.stem, None) or _run_notebook(course, assignment, student, notebook, limits,
+                                                             scratch_root, sandboxed, keras_process)
         verdicts = decide(run, captures_folder(course, assignment, student), keras_process)
         rows += record(db_url, assignment, notebook.stem, student, verdicts)
     return rows
 
 
-def _judge_seed(course, assignment, student, stem):
+def _run_notebook(course, assignment, student, notebook, limits, scratch_root, sandboxed, keras_process):
+    """The judge's runner on one rebuilt notebook, with its seed from the course's secret (``grader.judge.Run``)."""
+    from grader.judge import run_definitions
     from grader.verify import course_secret, seed_for
 
-    return seed_for(course_secret(course), assignment, student, f"judge/{stem}")
+    seed = seed_for(course_secret(course), assignment, student, f"judge/{notebook.stem}")
+    return run_definitions(assignment, student, notebook, secret_seed=seed, scratch_root=scratch_root, limits=limits,
+                           sandboxed=sandboxed, keras_process=keras_process)
 
 
 class EarlyJudge:
@@ -196,15 +199,12 @@ class EarlyJudge:
             self.thread.start()
 
     def _run(self):
-        from grader.judge import run_definitions
         from grader.run import INTAKE
 
-        course, assignment, student, limits, scratch_root, sandboxed, keras_process = self.args
+        course, assignment, student = self.args[:3]
         try:
             for notebook in sorted((Path(course) / INTAKE / student / assignment).glob("*.ipynb")):
-                self.runs[notebook.stem] = run_definitions(
-                    assignment, student, notebook, secret_seed=_judge_seed(course, assignment, student, notebook.stem),
-                    scratch_root=scratch_root, limits=limits, sandboxed=sandboxed, keras_process=keras_process)
+                self.runs[notebook.stem] = _run_notebook(course, assignment, student, notebook, *self.args[3:])
         except Exception as error:  # noqa: BLE001 - raised again by wait(), in the worker's own thread
             self.error = error
 
