@@ -117,9 +117,10 @@ def test_find_learning_rate_records_each_batch_own_loss_not_a_running_mean():
 
 
 def test_steps_per_execution_trains_the_same_weights_faster_only():
-    """Chapters 4 and 6 pass ``steps_per_execution`` to ``compile`` to build quicker and say it changes nothing else:
-    the same batches in the same order give the same history and the same weights, bit for bit. A last batch shorter
-    than the others (100 samples in batches of 32) and an execution that spans an epoch's end are both covered."""
+    """Chapters 4 to 6 and exercise 5's reference pass ``steps_per_execution`` to ``compile`` to run quicker and say
+    it changes nothing else: the same batches in the same order give the same history and the same weights, bit for
+    bit. A last batch shorter than the others (100 samples in batches of 32) and executions that the epoch's end cuts
+    short (3 and 50 batches asked for, 4 in an epoch) are both covered."""
     X, y = single_neuron_task(100, test_size=None, seed=0)
 
     def trained(per_call):
