@@ -167,8 +167,9 @@ def time_judge():
     add to grading one learner with 1 worker: ``grader.batch.grade_and_verify`` (autograde, judge and verifier, the
     judge's runner running during autograde) against ``grade_submission`` (autograde alone) on the same submission;
     one run each, so a second or two either way is the machine's noise. The
-    rubrics are imported first, as a batch's worker has them after its first learner (exercise 3's imports Keras,
-    for the course's sweep checks)."""
+    rubrics are imported first, and the worker's Keras zygote started (its time is printed: once per worker), as a
+    batch's worker has them after its first learner (exercise 3's rubric imports Keras, for the course's sweep
+    checks)."""
     import shutil
 
     from grader import rubrics, sandbox
@@ -176,7 +177,7 @@ def time_judge():
     from grader.judge import judge_submission
     from grader.limits import Limits
     from grader.run import grade_submission, grader_folder
-    from grader.verify import KerasProcess
+    from grader.verify import KERAS_ZYGOTE, KerasProcess
 
     if sandbox.problems():
         print(f"judge     skipped: {'; '.join(sandbox.problems())}", flush=True)
@@ -188,6 +189,12 @@ def time_judge():
         os.chmod(scratch, 0o711)  # the sandbox user goes through it to its scratch root
         for assignment in course.assignments():
             rubrics.load(assignment)
+        start = time.perf_counter()
+        KERAS_ZYGOTE.start_soon()
+        with KerasProcess() as keras_process:
+            keras_process.ask({"inspect": {}, "behaviour": None}, timeout=120)
+        print(f"judge     the worker's Keras zygote answers {time.perf_counter() - start:4.1f} s after it starts "
+              "(once per worker; each learner's Keras process is then a fork of it)", flush=True)
         for assignment in course.assignments():
             name = f"{assignment}.ipynb"
             released = nbformat.read(ROOT / "exercises" / assignment / name, as_version=4)

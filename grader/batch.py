@@ -32,7 +32,7 @@ from grader import sandbox
 from grader.limits import Limits
 from grader.run import captures_folder, check_inbox, grade_submission, grader_folder, nbgrader_environment
 from grader.status import SETTLED, StatusBook
-from grader.verify import KerasProcess, verify_student
+from grader.verify import KERAS_ZYGOTE, KerasProcess, verify_student
 
 
 def default_db_url(course):
@@ -109,6 +109,7 @@ def grade_and_verify(course, assignment, student, inbox, db_url, limits, scratch
     """One learner, start to end; this is what a Dask worker runs. Never raises: errors become a status."""
     started = time.perf_counter()
     try:
+        KERAS_ZYGOTE.start_soon()  # this worker's Keras import, once, while intake and the kernel's start run
         submitted = fingerprint(inbox, student, assignment)
         # One Keras process for this learner's models, the judge's and the verifier's. The judge's runner runs the
         # learner's definitions while nbgrader autogrades (``EarlyJudge``); the verdicts wait for the kernel's end.

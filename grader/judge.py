@@ -26,6 +26,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -177,16 +178,23 @@ def _read_captures(folder):
     return captures
 
 
-def run_in_sandbox(folder, limits, sandboxed):
-    """Run ``grader.runner`` on ``folder``, as the sandbox user in namespaces of its own when ``sandboxed``."""
+def run_in_sandbox(folder, limits, sandboxed, scratch_root=None):
+    """Run ``grader.runner`` on ``folder``, as the sandbox user in namespaces of its own when ``sandboxed``.
+
+    Sandboxed, the runner is a fork of this worker's runner zygote (``_run_forked``), which imported TensorFlow
+    once; where no zygote can run, it is a process of its own under ``unshare``."""
     command = [sys.executable, "-m", "grader.runner", str(folder)]
     extra = {**limits.to_env(), "MPLBACKEND": "Agg", "HOME": str(folder), "KERAS_HOME": str(Path(folder) / ".keras")}
     if sandboxed:
         command = [*sandbox.NAMESPACES, *command]
         extra["GRADER_SANDBOX_USER"] = sandbox.SANDBOX_USER
-    env = {key: value for key, value in nbgrader_environment(extra).items()
-           if key in sandbox.KERNEL_ENV or key.startswith("GRADER_") or key in extra}
+    env = _runner_environment(extra)
     seconds = max(JUDGE_MIN_SECONDS, limits.cell_seconds)  # imports and every call: more than one cell's work
+    if sandboxed and scratch_root is not None:
+        try:
+            return _run_forked(folder, scratch_root, env, seconds)
+        except OSError:
+            pass  # no zygote here: the runner imports TensorFlow itself
     process = subprocess.Popen(command, cwd=folder, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                text=True, start_new_session=True)
     try:
@@ -194,9 +202,85 @@ def run_in_sandbox(folder, limits, sandboxed):
         return process.returncode, log[-2000:]
     except subprocess.TimeoutExpired:
         _kill_tree(process)
-        return None, f"the judge stopped your functions after {seconds} s: does one of them loop forever?"
+        return None, _stopped(seconds)
 
 
+def _stopped(seconds):
+    return f"the judge stopped your functions after {seconds} s: does one of them loop forever?"
+
+
+def _runner_environment(extra):
+    """The runner's environment: the kernel's variables, ``GRADER_*`` and ``extra``; no secret of the instructor's."""
+    return {key: value for key, value in nbgrader_environment(extra).items()
+            if key in sandbox.KERNEL_ENV or key.startswith("GRADER_") or key in extra}
+
+
+_RUNNER_ZYGOTES = {}  # scratch root -> grader.zygote.Zygote of grader.runner; one at a time
+_RUNNER_ZYGOTES_LOCK = threading.Lock()
+
+
+def runner_zygote(scratch_root):
+    """This worker's zygote of the judge's runner for ``scratch_root`` (started on first use).
+
+    It imports TensorFlow as root with the sandbox's Keras home (``sandbox.keras_home``: the data sets, read-only)
+    and only forks (``grader.runner.run_forked``); a zygote of another scratch root is closed."""
+    from grader.zygote import Zygote
+
+    scratch_root = str(Path(scratch_root).resolve())
+    with _RUNNER_ZYGOTES_LOCK:
+        if scratch_root not in _RUNNER_ZYGOTES:
+            for old in _RUNNER_ZYGOTES.values():
+                old.close()
+            _RUNNER_ZYGOTES.clear()
+            home = str(sandbox.keras_home(scratch_root))
+            environment = _runner_environment({"MPLBACKEND": "Agg", "HOME": home, "KERAS_HOME": home,
+                                               "GRADER_SANDBOX_USER": sandbox.SANDBOX_USER})
+            _RUNNER_ZYGOTES[scratch_root] = Zygote("grader.runner", lambda: environment)
+        return _RUNNER_ZYGOTES[scratch_root]
+
+
+def _run_forked(folder, scratch_root, env, seconds):
+    """The runner as a fork of ``runner_zygote``: (exit status or ``None`` when stopped at ``seconds``, its log).
+
+    Raises ``OSError`` when the zygote cannot run it here (no zygote, namespaces refused)."""
+    import select
+    import signal
+    import tempfile
+    import time
+
+    zygote = runner_zygote(scratch_root)
+    with tempfile.TemporaryFile() as log:
+        status_r, status_w = os.pipe()
+        try:
+            try:
+                child = zygote.fork({"folder": str(folder), "env": env, "seconds": seconds}, [log.fileno(), status_w])
+            finally:
+                os.close(status_w)
+            text, deadline = b"", time.monotonic() + seconds + 30
+            while time.monotonic() < deadline:
+                ready, _, _ = select.select([status_r], [], [], max(deadline - time.monotonic(), 0))
+                chunk = os.read(status_r, 4096) if ready else b""
+                if ready and not chunk:
+                    break
+                text += chunk
+        finally:
+            os.close(status_r)
+        lines = text.decode().split()
+        if not lines:  # it stopped before its runner started: namespaces refused, or no zygote
+            raise OSError("the runner zygote could not start the runner")
+        if "exit" not in lines and "timeout" not in lines:  # its watcher died, or never answered: stop everything
+            for pid in (int(lines[0]), child):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        log.seek(0)
+        output = log.read().decode(errors="replace")[-2000:]
+    if "timeout" in lines:
+        return None, _stopped(seconds)
+    if "exit" in lines:
+        return int(lines[lines.index("exit") + 1]), output
+    return -1, output or "the judge's runner stopped with no result"
 def _kill_tree(process):
     """Kill a process and every process under it, whatever user or session they moved to.
 
@@ -242,7 +326,7 @@ def run_job(folder, cells, requests, inputs, scratch_root, limits, sandboxed, fi
         for item in [folder, *folder.rglob("*")]:
             os.lchown(item, user.pw_uid, user.pw_gid)
     os.chmod(folder, 0o700)
-    return run_in_sandbox(folder, limits, sandboxed)
+    return run_in_sandbox(folder, limits, sandboxed, scratch_root)
 
 
 @dataclass

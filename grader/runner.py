@@ -1,7 +1,9 @@
 """The judge's hands in the sandbox: run a learner's definitions and call them on the judge's inputs.
 
-``python -m grader.runner FOLDER`` is started by ``grader.judge`` as root inside the sandbox's namespaces (no
-network, own process tree); it drops to the unprivileged sandbox user with the kernel's limits, then:
+``grader.judge`` has it forked by the worker's runner zygote (``run_forked``: TensorFlow imported once per worker;
+``grader.zygote``), or, where no zygote can run, starts ``python -m grader.runner FOLDER``; either way as root in
+namespaces of its own (no network, own process tree). It drops to the unprivileged sandbox user with the kernel's
+limits, then:
 
 1. executes, in one fresh namespace, the cells of ``FOLDER/job.json`` (the release's locked setup cells and the
    learner's definitions; ``grader.judge.definitions`` chose them), each on its own, an error in one not stopping
@@ -12,9 +14,9 @@ network, own process tree); it drops to the unprivileged sandbox user with the k
    kernel kept whose class is the learner's own and predict with it (``grader.verify``);
 3. writes ``FOLDER/out/results.npz`` (arrays only), ``FOLDER/out/errors.json`` and ``FOLDER/out/<id>.keras``.
 
-Keras and TensorFlow are imported on first use, not on ``import keras`` (``defer_keras``): the setup cell's
-``import keras`` and ``setup()`` cost nothing until something needs Keras, so a rubric that only calls NumPy
-functions (exercises 3 and 4) never pays TensorFlow's import of about 4 s.
+A runner of its own imports Keras and TensorFlow on first use, not on ``import keras`` (``defer_keras``): the setup
+cell's ``import keras`` and ``setup()`` cost nothing until something needs Keras, so a rubric that only calls NumPy
+functions (exercises 3 and 4) never pays TensorFlow's import of about 4 s. A forked runner has them already.
 
 Everything here runs next to the learner's code, which may have replaced any of it: this process **decides
 nothing**. It only hands back what the learner's functions returned; ``grader.judge`` and the rubrics compare it,
@@ -218,5 +220,77 @@ def main(folder):
     (out / "errors.json").write_text(json.dumps(errors))
 
 
-if __name__ == "__main__":
-    main(sys.argv[1])
+CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x20000000, 0x40000000
+MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x4000, 0x40000, 0x2, 0x4, 0x8
+
+
+def _libc_call(name, *args):
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if getattr(libc, name)(*args) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"{name}: {os.strerror(error)}")
+
+
+def run_forked(request, fds):
+    """The judge's runner as the zygote's child (``grader.zygote``): what ``unshare --net --pid --mount-proc`` and
+    ``python -m grader.runner FOLDER`` do, without importing TensorFlow again.
+
+    This process (root) enters new mount, PID and network namespaces and forks the runner, the first process of
+    the new PID namespace: with no network at all (not even loopback), its own ``/proc``, and everything it starts
+    killed when it ends. The runner takes the request's environment, drops to the sandbox user (``main``) and runs
+    the job in ``request["folder"]``. This process waits for it, kills it past ``request["seconds"]``, and reports on
+    the status pipe (``fds[1]``): the runner's pid, then ``exit N`` or ``timeout``. ``fds[0]`` is the runner's stderr.
+    """
+    import signal
+    import time
+    import traceback
+
+    from grader.zygote import take_standard_streams
+
+    stderr_fd, status_fd = fds
+    take_standard_streams([os.open(os.devnull, os.O_RDWR), os.open(os.devnull, os.O_RDWR), stderr_fd])
+    status = os.fdopen(status_fd, "w", buffering=1)
+    _libc_call("unshare", CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET)
+    _libc_call("mount", None, b"/", None, MS_REC | MS_PRIVATE, None)  # nothing mounted here is seen outside
+    pid = os.fork()
+    if pid == 0:  # the runner: pid 1 of its namespace
+        code = 1
+        try:
+            status.close()
+            os.closerange(3, 65536)  # nothing the zygote held open reaches the learner's code
+            _libc_call("mount", b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
+            os.environ.clear()
+            os.environ.update(request["env"])
+            main(request["folder"])
+            code = 0
+        except BaseException:  # noqa: BLE001 - the learner reads the runner's last words
+            traceback.print_exc()
+        finally:
+            sys.stderr.flush()
+            os._exit(code)
+    status.write(f"{pid}\n")
+    deadline = time.monotonic() + request["seconds"]
+    while True:
+        done, state = os.waitpid(pid, os.WNOHANG)
+        if done:
+            status.write(f"exit {os.waitstatus_to_exitcode(state)}\n")
+            return
+        if time.monotonic() > deadline:  # its namespace dies with it
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            status.write("timeout\n")
+            return
+        time.sleep(0.02)
+
+
+if __name__ == "__main__":  # the runner (FOLDER), or its zygote (--zygote FD)
+    if sys.argv[1] == "--zygote":
+        from grader.zygote import serve
+        from helpers.repro import import_keras_quietly
+
+        import_keras_quietly()
+        serve(int(sys.argv[2]), run_forked, fds_per_request=2)
+    else:
+        main(sys.argv[1])

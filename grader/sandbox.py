@@ -95,8 +95,22 @@ def prepare(scratch_root):
             os.rename(staging, datasets)
         except OSError:  # another worker's copy got there first: it is the same data
             shutil.rmtree(staging, ignore_errors=True)
+    keras_home(scratch_root)
     return {"JUPYTER_PATH": str(scratch_root / "jupyter"), "GRADER_SCRATCH": str(scratch_root),
             "GRADER_SANDBOX_USER": SANDBOX_USER}
+
+
+def keras_home(scratch_root):
+    """The Keras home of the judge's runner zygote (``grader.judge.runner_zygote``): the scratch root's copy of the
+    data sets under ``datasets``, owned by root and read-only for the sandbox user. Created when missing."""
+    home = Path(scratch_root) / "keras-home"
+    home.mkdir(parents=True, exist_ok=True)
+    os.chmod(home, 0o755)
+    try:
+        (home / "datasets").symlink_to(Path(scratch_root) / "keras-datasets")
+    except FileExistsError:  # another worker made it
+        pass
+    return home
 
 
 def _replace_atomically(path, text):

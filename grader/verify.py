@@ -47,6 +47,7 @@ import numpy as np
 from grader import sandbox
 from grader.limits import Limits
 from grader.run import captures_folder, grader_folder, nbgrader_environment
+from grader.zygote import Child, Zygote, serve, take_standard_streams
 
 
 def _fresh(maker, **options):
@@ -251,8 +252,8 @@ class KerasProcess:
     The judge's model inspection (``inspect_models``) and the verifier's scoring (``score_models``) of one
     submission each need Keras, and importing it costs seconds. ``grader.batch`` makes one of these per learner and
     closes it when the learner is done, so nothing of one learner ever reaches a process that reads another's files.
-    ``warm`` starts it as soon as it is sure to be needed, so that the import runs while the judge's sandbox runs; a
-    learner with no model to read never starts it. Requests and replies are one JSON line each; a reply line starts
+    The process is a fresh child of the worker's ``Zygote``, which imported Keras once; ``warm`` starts it as soon
+    as it is sure to be needed; a learner with no model to read never starts it. Requests and replies are one JSON line each; a reply line starts
     with a token only this object knows, so nothing the process prints by accident is read as a reply. A request
     that crashes the process, or runs past its time limit, fails alone: the process is killed, and the next request
     starts a new one.
@@ -279,10 +280,13 @@ class KerasProcess:
 
         self.token = secrets.token_hex(16)
         self.stderr = tempfile.TemporaryFile()
-        self.process = subprocess.Popen([sys.executable, "-m", "grader.verify", "--serve"], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, stderr=self.stderr, text=True,
-                                        preexec_fn=_memory_limit(self.memory_bytes),
-                                        env=nbgrader_environment({"GRADER_REPLY_TOKEN": self.token}))
+        try:  # a child of this worker's Keras zygote: Keras is imported already
+            self.process = self._fork()
+        except OSError:  # no zygote could start here: a process of its own, which imports Keras itself
+            self.process = subprocess.Popen([sys.executable, "-m", "grader.verify", "--serve"],
+                                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.stderr,
+                                            text=True, preexec_fn=_memory_limit(self.memory_bytes),
+                                            env=nbgrader_environment({"GRADER_REPLY_TOKEN": self.token}))
         self.lines = queue.Queue()
 
         def read(stream, lines):
@@ -291,6 +295,21 @@ class KerasProcess:
             lines.put(None)
 
         threading.Thread(target=read, args=(self.process.stdout, self.lines), daemon=True).start()
+
+    def _fork(self):
+        stdin_r, stdin_w = os.pipe()
+        stdout_r, stdout_w = os.pipe()
+        try:
+            pid = KERAS_ZYGOTE.fork({"token": self.token, "memory_bytes": self.memory_bytes},
+                                    [stdin_r, stdout_w, self.stderr.fileno()])
+        except OSError:
+            os.close(stdin_w)
+            os.close(stdout_r)
+            raise
+        finally:
+            os.close(stdin_r)
+            os.close(stdout_w)
+        return Child(pid, open(stdin_w, "w"), open(stdout_r))
 
     def ask(self, payload, timeout):
         """The reply to ``payload``; raises RuntimeError (the process failed: its last words) or TimeoutExpired."""
@@ -332,6 +351,10 @@ class KerasProcess:
             self.process.wait()
             self.stderr.close()
             self.process = None
+
+
+# This worker's zygote for KerasProcess: it imports Keras once (``grader.zygote``).
+KERAS_ZYGOTE = Zygote("grader.verify", nbgrader_environment)
 
 
 def _ask(payload, timeout, memory_bytes, keras_process=None):
@@ -755,11 +778,25 @@ def _answer(payload):
             for path, assignment, notebook, grade_id, seed in payload]
 
 
-if __name__ == "__main__":  # ``KerasProcess``: one JSON request a line on stdin, one reply a line on stdout
+def _serve(token, stdin=sys.stdin):
+    """A ``KerasProcess``'s loop: one JSON request a line on stdin, one reply a line on stdout."""
+    for request in stdin:
+        print(token + json.dumps(_answer(json.loads(request))), flush=True)
+
+
+def _forked(request, fds):
+    """A ``KerasProcess`` forked by the zygote: the request's streams and memory limit, then ``_serve``."""
+    take_standard_streams(fds)
+    _memory_limit(request["memory_bytes"])()
+    _serve(request["token"], open(0, closefd=False))
+
+
+if __name__ == "__main__":  # ``KerasProcess`` (--serve) or ``Zygote`` (--zygote FD)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from helpers.repro import import_keras_quietly
 
     import_keras_quietly()  # while the instructor's side waits for the sandbox, not after
-    token = os.environ.get("GRADER_REPLY_TOKEN", "")
-    for request in sys.stdin:
-        print(token + json.dumps(_answer(json.loads(request))), flush=True)
+    if sys.argv[1] == "--zygote":
+        serve(int(sys.argv[2]), _forked, fds_per_request=3)
+    else:
+        _serve(os.environ.get("GRADER_REPLY_TOKEN", ""))

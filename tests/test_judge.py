@@ -242,3 +242,54 @@ def test_the_runner_loads_keras_only_when_something_uses_it(tmp_path):
     assert np.allclose(got["scaled/0"].mean(axis=0), 0, atol=1e-6) and got["scaled/1"].shape == (10, 8)
     expected = np.argmax(inputs["test"] @ inputs["clf/w"], axis=1)
     assert np.array_equal(got["classes"], expected)
+
+
+PROBE = '''
+import os, socket, sys
+def probe(zygote):
+    try:
+        os.kill(int(zygote), 9)
+        reached = 1
+    except ProcessLookupError:
+        reached = 0
+    try:
+        socket.create_connection(("127.0.0.1", 22), timeout=2).close()
+        network = 1
+    except OSError as error:
+        network = 0 if error.errno in (101, 99, 111) or "unreachable" in str(error) else 2
+    interfaces = [name for _, name in socket.if_nameindex()]  # of its own network namespace
+    processes = sum(name.isdigit() for name in os.listdir("/proc"))
+    return [os.getuid(), os.getpid(), reached, network, interfaces == ["lo"], processes,
+            len(os.listdir("/proc/self/fd")) - 1, int("NBGRADER_SECRET_PROBE" in os.environ),  # - listdir's own
+            int("tensorflow.python" in sys.modules)]  # imported by the zygote, before any learner's code
+'''
+
+
+@pytest.mark.slow
+def test_the_forked_runner_is_as_sandboxed_as_a_runner_of_its_own(scratch, monkeypatch):
+    """The judge's runner is a fork of the worker's runner zygote (``grader.runner.run_forked``): it runs as the
+    sandbox user, as the first process of a PID namespace of its own (no other process to see or signal: not the
+    zygote, not another learner's kernel), with no network, with only its standard streams open and none of the
+    instructor's environment; a second runner is as fresh as the first."""
+    import pwd
+
+    from grader.judge import run_job, runner_zygote
+    from grader.rubrics import call
+
+    monkeypatch.setenv("NBGRADER_SECRET_PROBE", "instructor-only")
+    zygote = runner_zygote(scratch)
+    zygote.start_soon()
+    got = []
+    for attempt in range(2):
+        folder = scratch / "judge" / sandbox.private_name("probe", attempt)
+        zygote_pid = zygote.process.pid
+        returncode, log = run_job(folder, [PROBE], [call("facts", "probe", {"value": zygote_pid})], {}, scratch,
+                                  LIMITS, sandboxed=True)
+        assert returncode == 0, log
+        with np.load(folder / "out" / "results.npz") as results:
+            got.append(results["facts"].tolist())
+        assert zygote.running()  # it survived the learner's kill
+    uid = pwd.getpwnam(sandbox.SANDBOX_USER).pw_uid
+    for facts in got:
+        assert facts == [uid, 1, 0, 0, 1, facts[5], 3, 0, 1], facts
+        assert facts[5] <= 2  # itself, and at most a helper of its own
