@@ -249,6 +249,8 @@ def run_forked(request, fds):
 
     from grader.zygote import take_standard_streams
 
+    if not request["env"].get("GRADER_SANDBOX_USER"):
+        raise ValueError("a forked runner runs as the sandbox user only: GRADER_SANDBOX_USER is not set")
     stderr_fd, status_fd = fds
     take_standard_streams([os.open(os.devnull, os.O_RDWR), os.open(os.devnull, os.O_RDWR), stderr_fd])
     status = os.fdopen(status_fd, "w", buffering=1)

@@ -252,9 +252,10 @@ class KerasProcess:
     The judge's model inspection (``inspect_models``) and the verifier's scoring (``score_models``) of one
     submission each need Keras, and importing it costs seconds. ``grader.batch`` makes one of these per learner and
     closes it when the learner is done, so nothing of one learner ever reaches a process that reads another's files.
-    The process is a fresh child of the worker's ``Zygote``, which imported Keras once; ``warm`` starts it as soon
-    as it is sure to be needed; a learner with no model to read never starts it. Requests and replies are one JSON line each; a reply line starts
-    with a token only this object knows, so nothing the process prints by accident is read as a reply. A request
+    The process is a fresh child of the worker's Keras zygote (``KERAS_ZYGOTE``), which imported Keras once; ``warm``
+    starts it as soon as it is sure to be needed; a learner with no model to read never starts it. Requests and
+    replies are one JSON line each; a reply line starts with a token only this object knows, so nothing the process
+    prints by accident is read as a reply. A request
     that crashes the process, or runs past its time limit, fails alone: the process is killed, and the next request
     starts a new one.
     """

@@ -106,14 +106,14 @@ class Child:
             pass
 
     def wait(self, timeout=30):
+        """Wait until it has ended; close our end of its stdin (its stdout is its reader's to finish and close)."""
         deadline = time.monotonic() + timeout
         while self.poll() is None and time.monotonic() < deadline:
             time.sleep(0.01)
-        for stream in (self.stdin, self.stdout):
-            try:
-                stream.close()
-            except OSError:
-                pass
+        try:
+            self.stdin.close()
+        except OSError:
+            pass
         return self.returncode
 
 
