@@ -167,14 +167,14 @@ def time_judge():
     add to grading one learner with 1 worker: ``grader.batch.grade_and_verify`` (autograde, judge and verifier, the
     judge's runner running during autograde) against ``grade_submission`` (autograde alone) on the same submission;
     one run each, so a second or two either way is the machine's noise. The
-    rubrics are imported first, and the worker's Keras zygote started (its time is printed: once per worker), as a
+    rubrics are imported first, and the worker's zygotes started (their time is printed: once per worker), as a
     batch's worker has them after its first learner (exercise 3's rubric imports Keras, for the course's sweep
     checks)."""
     import shutil
 
     from grader import rubrics, sandbox
     from grader.batch import default_db_url, ensure_assignment, grade_and_verify
-    from grader.judge import judge_submission
+    from grader.judge import judge_submission, run_job, runner_zygote
     from grader.limits import Limits
     from grader.run import grade_submission, grader_folder
     from grader.verify import KERAS_ZYGOTE, KerasProcess
@@ -191,10 +191,14 @@ def time_judge():
             rubrics.load(assignment)
         start = time.perf_counter()
         KERAS_ZYGOTE.start_soon()
+        runner_zygote(scratch / "sandbox").start_soon()
+        returncode, log = run_job(scratch / "sandbox" / "judge" / "warm-up", [], [], {}, scratch / "sandbox", limits,
+                                  sandboxed=True)
         with KerasProcess() as keras_process:
             keras_process.ask({"inspect": {}, "behaviour": None}, timeout=120)
-        print(f"judge     the worker's Keras zygote answers {time.perf_counter() - start:4.1f} s after it starts "
-              "(once per worker; each learner's Keras process is then a fork of it)", flush=True)
+        print(f"judge     the worker's two zygotes (runner, Keras) answer {time.perf_counter() - start:4.1f} s after "
+              f"they start (once per worker; each learner's processes are then forks of them; warm-up run exit "
+              f"{returncode})", flush=True)
         for assignment in course.assignments():
             name = f"{assignment}.ipynb"
             released = nbformat.read(ROOT / "exercises" / assignment / name, as_version=4)
