@@ -281,6 +281,8 @@ def _run_forked(folder, scratch_root, env, seconds):
     if "exit" in lines:
         return int(lines[lines.index("exit") + 1]), output
     return -1, output or "the judge's runner stopped with no result"
+
+
 def _kill_tree(process):
     """Kill a process and every process under it, whatever user or session they moved to.
 
