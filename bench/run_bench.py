@@ -192,7 +192,7 @@ def time_judge():
         start = time.perf_counter()
         KERAS_ZYGOTE.start_soon()
         runner_zygote(scratch / "sandbox").start_soon()
-        returncode, log = run_job(scratch / "sandbox" / "judge" / "warm-up", [], [], {}, scratch / "sandbox", limits,
+        returncode, _ = run_job(scratch / "sandbox" / "judge" / "warm-up", [], [], {}, scratch / "sandbox", limits,
                                   sandboxed=True)
         with KerasProcess() as keras_process:
             keras_process.ask({"inspect": {}, "behaviour": None}, timeout=120)

@@ -244,9 +244,10 @@ def _run_forked(folder, scratch_root, env, seconds):
 
     Raises ``OSError`` when the zygote cannot run it here (no zygote, namespaces refused)."""
     import select
-    import signal
     import tempfile
     import time
+
+    from grader.zygote import Child
 
     zygote = runner_zygote(scratch_root)
     with tempfile.TemporaryFile() as log:
@@ -270,10 +271,7 @@ def _run_forked(folder, scratch_root, env, seconds):
             raise OSError("the runner zygote could not start the runner")
         if "exit" not in lines and "timeout" not in lines:  # its watcher died, or never answered: stop everything
             for pid in (int(lines[0]), child):
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+                Child(pid, None, None).kill()
         log.seek(0)
         output = log.read().decode(errors="replace")[-2000:]
     if "timeout" in lines:

@@ -95,7 +95,6 @@ def prepare(scratch_root):
             os.rename(staging, datasets)
         except OSError:  # another worker's copy got there first: it is the same data
             shutil.rmtree(staging, ignore_errors=True)
-    keras_home(scratch_root)
     return {"JUPYTER_PATH": str(scratch_root / "jupyter"), "GRADER_SCRATCH": str(scratch_root),
             "GRADER_SANDBOX_USER": SANDBOX_USER}
 

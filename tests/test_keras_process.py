@@ -59,7 +59,6 @@ def test_a_request_past_its_time_limit_is_stopped_and_the_next_one_runs(saved_ne
         assert process.process.pid != first
 
 
-
 def test_each_learner_gets_a_fresh_child_of_one_zygote_with_its_own_memory_limit(saved_neuron):
     """The zygote imports Keras once per worker; each KerasProcess is a new child of it (a new pid, the limit asked
     for), and the zygote itself reads nothing: it only forks."""
@@ -92,7 +91,7 @@ def test_a_zygote_that_died_is_replaced(saved_neuron):
     assert inspect_models({"neuron": saved_neuron})["neuron"]["n_params"] == 3
 
 
-def test_the_zygote_ends_with_the_process_that_started_it(tmp_path):
+def test_the_zygote_ends_with_the_process_that_started_it():
     import psutil
 
     script = ("from grader.verify import KerasProcess, KERAS_ZYGOTE\n"
