@@ -18,7 +18,9 @@ class Limits:
     - ``notebook_bytes``: a submitted notebook file larger than this is not opened;
     - ``output_bytes``: text a single cell may print; the rest is dropped (an endless print loop);
     - ``file_bytes``: largest file the kernel may write;
-    - ``processes``: processes and threads the sandbox user may run at once (a fork bomb).
+    - ``processes``: processes and threads one learner's kernel, or one run of the judge's runner, may run at once
+      (a fork bomb): a pids cgroup each (``grader.sandbox.pids_group``); where the machine has none, the sandbox
+      user's ``RLIMIT_NPROC``, shared by every learner graded at the same moment.
     """
 
     cell_seconds: int = 300

@@ -119,7 +119,8 @@ def _drop_privileges(folder):
     from grader.limits import Limits
     from grader.sandbox import become_sandbox_user
 
-    become_sandbox_user(pwd.getpwnam(os.environ["GRADER_SANDBOX_USER"]), Limits.from_env())
+    become_sandbox_user(pwd.getpwnam(os.environ["GRADER_SANDBOX_USER"]), Limits.from_env(),
+                        os.environ.get("GRADER_PIDS_GROUP"))
     os.chdir(folder)
 
 

@@ -10,15 +10,18 @@ gradebook, the source notebooks and the verifier's secret are not readable by th
 All of this needs Linux and root; ``tools/install_grading.sh`` creates the user.
 """
 
+import contextlib
 import json
 import os
 import pwd
 import secrets
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from pathlib import Path
 
 SANDBOX_USER = "course-sandbox"
@@ -118,16 +121,24 @@ def _replace_atomically(path, text):
     os.replace(staging, path)
 
 
-def become_sandbox_user(user, limits):
+def become_sandbox_user(user, limits, group=None):
     """From root: apply ``limits`` (memory, file size, processes; no core dumps) and become ``user``.
 
     What every process that runs a learner's code does before it runs it: their kernel and the judge's runner.
+    With ``group`` (a folder that ``pids_group`` made, passed on as ``GRADER_PIDS_GROUP``) the process joins that
+    learner's pids cgroup, which holds the process limit; without it, the limit is ``RLIMIT_NPROC``, which counts
+    every process of the sandbox user, other learners' included.
     """
     import resource
 
     resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
-    resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+    if group:
+        (Path(group) / "cgroup.procs").write_text("0")  # 0: this process; its children stay in the group
+        _, most = resource.getrlimit(resource.RLIMIT_NPROC)  # the machine's: the group's limit is the learner's
+        resource.setrlimit(resource.RLIMIT_NPROC, (most, most))
+    else:
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     os.setgroups([])
     os.setgid(user.pw_gid)
@@ -155,3 +166,87 @@ def kernel_folder(scratch_root, name):
     """The scratch folder where the kernel of one submission runs (and leaves the models it saved for the verifier);
     ``name`` comes from ``private_name``."""
     return Path(scratch_root) / "kernels" / name
+
+
+PIDS_GROUPS = "course-grader"  # the folder of the learners' pids cgroups in the machine's pids hierarchy
+
+
+def _pids_cgroups():
+    """This process's cgroups in the hierarchies that have the pids controller: (folder, cgroup version)."""
+    own = {}  # hierarchy ("pids", or "" for version 2) -> this process's cgroup in it
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        _, controllers, path = line.split(":", 2)
+        for controller in controllers.split(",") or [""]:
+            own[controller] = path.lstrip("/")
+    found = []
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        fields = line.split()
+        if len(fields) < 4:
+            continue
+        mount = Path(fields[1])
+        if fields[2] == "cgroup" and "pids" in fields[3].split(",") and "pids" in own:
+            found.append((mount / own["pids"], 1))
+        elif fields[2] == "cgroup2" and "" in own:
+            controllers = mount / "cgroup.controllers"
+            if controllers.is_file() and "pids" in controllers.read_text().split():
+                found.append((mount / own[""], 2))
+    return found
+
+
+def pids_hierarchy():
+    """The folder where each learner's grading gets a pids cgroup of its own (created when missing, inside this
+    process's own pids cgroup), or ``None`` where root can write none here (then ``RLIMIT_NPROC`` limits processes
+    per sandbox user)."""
+    for own, version in _pids_cgroups():
+        base = own / PIDS_GROUPS
+        try:
+            if version == 2:  # a controller reaches a child group only through its parent's subtree_control
+                (own / "cgroup.subtree_control").write_text("+pids")
+            base.mkdir(exist_ok=True)
+            if version == 2:
+                (base / "cgroup.subtree_control").write_text("+pids")
+            return base
+        except OSError:
+            continue
+    return None
+
+
+@contextlib.contextmanager
+def pids_group(name, limits):
+    """A pids cgroup for the processes of one learner's grading (their kernel, or one run of the judge's runner),
+    at most ``limits.processes`` processes and threads: yields its folder, for ``GRADER_PIDS_GROUP``, or ``None``
+    where the machine has none (see ``pids_hierarchy``).
+
+    The limit is the learner's alone: a learner who starts every process they may does not stop another learner,
+    graded at the same moment as the same sandbox user, from starting theirs. On leaving, whatever still runs in
+    the group is killed and the group removed.
+    """
+    base = pids_hierarchy()
+    if base is None:
+        yield None
+        return
+    group = base / Path(name).name
+    group.mkdir(exist_ok=True)
+    try:
+        (group / "pids.max").write_text(str(limits.processes))
+        yield group
+    finally:
+        _empty_and_remove(group)
+
+
+def _empty_and_remove(group, seconds=10):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        pids = [int(pid) for pid in (group / "cgroup.procs").read_text().split()]
+        if not pids:
+            try:
+                group.rmdir()
+                return
+            except OSError:  # a process is still on its way out
+                pass
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.02)

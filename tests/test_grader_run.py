@@ -173,3 +173,71 @@ def test_a_model_that_could_be_honest_is_not_flagged(test, train, n_test, n_trai
 def test_a_model_better_on_the_test_split_than_on_its_training_data_is_flagged(test, train, n_test, n_train):
     why = flag(test, train, n_test, n_train)
     assert why and "trained on the test split" in why and f"{test:.3f}" in why and f"{train:.3f}" in why
+
+
+HOARD = """
+import os, pwd, sys, time
+from grader.limits import Limits
+from grader.sandbox import SANDBOX_USER, become_sandbox_user
+group, limit, wanted = sys.argv[1] or None, int(sys.argv[2]), int(sys.argv[3])
+become_sandbox_user(pwd.getpwnam(SANDBOX_USER), Limits(processes=limit), group)
+held = 0
+while held < wanted:
+    try:
+        pid = os.fork()
+    except OSError:
+        break
+    if pid == 0:
+        time.sleep(120)
+        os._exit(0)
+    held += 1
+print(held, flush=True)
+time.sleep(120)
+"""
+
+
+def _hold(group, limit, wanted):
+    """A learner's process, as the sandbox user, that starts up to ``wanted`` processes and holds them; and how many
+    it got."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    process = subprocess.Popen([sys.executable, "-c", HOARD, str(group or ""), str(limit), str(wanted)],
+                               cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    return process, int(process.stdout.readline())
+
+
+def test_the_process_limit_is_per_learner_not_per_sandbox_user():
+    """Every learner's code runs as the one sandbox user. As RLIMIT_NPROC the process limit counts all of that
+    user's processes, so a learner who starts every process they may leaves a learner graded at the same moment none;
+    in a pids cgroup per learner (``sandbox.pids_group``) the other learner starts theirs. Leaving the group kills
+    what the learner left running, and removes the group."""
+    import signal
+
+    import psutil
+
+    from grader import sandbox
+    from grader.limits import Limits
+
+    assert sandbox.pids_hierarchy() is not None, "no pids cgroup hierarchy that root can write on this machine"
+    hoarder, held = _hold(None, 40, 1000)  # per user: the first learner takes every process the user may have
+    try:
+        other, started = _hold(None, 40, 10)
+        os.killpg(other.pid, signal.SIGKILL)
+        assert held >= 35 and started < 5, (held, started)
+    finally:
+        os.killpg(hoarder.pid, signal.SIGKILL)
+    with sandbox.pids_group("test-hoarder", Limits(processes=40)) as mine, \
+            sandbox.pids_group("test-other", Limits(processes=40)) as theirs:
+        hoarder, held = _hold(mine, 40, 1000)
+        other, started = _hold(theirs, 40, 10)
+        assert held >= 35 and started == 10, (held, started)
+        assert (mine / "pids.current").read_text().strip() == "40"
+        pids = [int(pid) for pid in (mine / "cgroup.procs").read_text().split()]
+        assert hoarder.pid in pids and len(pids) == held + 1
+    assert not mine.exists() and not theirs.exists()
+    assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE for pid in pids)
+    hoarder.wait(10)
+    other.wait(10)

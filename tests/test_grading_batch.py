@@ -10,6 +10,7 @@ These need Linux and root (the sandbox); ``make test`` installs what they need (
 """
 
 import csv
+import re
 import shutil
 import subprocess
 import sys
@@ -207,7 +208,14 @@ def test_a_notebook_over_its_time_limit_is_stopped_and_scores_zero(tmp_path):
 
 
 SPY = """\
-import glob, time
+import glob, subprocess, time
+held = []  # every process this learner may start, held while the other learner is graded
+while len(held) < 5000:
+    try:
+        held.append(subprocess.Popen(["sleep", "60"]))
+    except OSError:
+        break
+print(f"{len(held)} processes held")
 spoiled, deadline = set(), time.time() + 50
 while time.time() < deadline:  # cwd: this kernel's folder under the scratch root's kernels/
     for pattern in ("../00_reference--ch01_single_neuron/*", "../00_reference--ch01_single_neuron/*/*",
@@ -225,23 +233,28 @@ print(f"{len(spoiled)} files of other learners spoiled")
 
 
 def test_a_learner_cannot_reach_another_learners_kernel_or_judge(tmp_path):
-    """Two learners graded at once by 2 workers run as the same sandbox user. The spy knows the other's student id
-    and spends 50 s overwriting whatever it can reach of the other's kernel folder (the models its hidden tests
-    keep) and of the judge's folders (the runner's job, inputs and results): it reaches nothing, and the other
-    learner keeps full marks."""
+    """Two learners graded at once by 2 workers run as the same sandbox user. The spy starts every process it may
+    (the limit, 256 here, is per learner: a pids cgroup each; as a per-user limit it would leave the other learner's
+    kernel none), then knows the other's student id and spends 50 s overwriting whatever it can reach of the other's
+    kernel folder (the models its hidden tests keep) and of the judge's folders (the runner's job, inputs and
+    results): it reaches nothing, and the other learner keeps full marks."""
     scratch, inbox, _ = new_course(tmp_path / "spy", ["00_reference"])
     released = course.released_notebook(scratch, fx.ASSIGNMENT, fx.NOTEBOOK)
     (inbox / "99_spy" / fx.ASSIGNMENT).mkdir(parents=True)
     spy = {**ANSWERS, "build_model": SPY + ANSWERS["build_model"]}
     nbformat.write(course.fill_answers(released, spy), inbox / "99_spy" / fx.ASSIGNMENT / fx.NOTEBOOK)
     results = {r["student"]: r for r in grade_batch(scratch, fx.ASSIGNMENT, inbox, workers=2,
-                                                    limits=Limits(cell_seconds=70, memory_bytes=3 * 2**30))}
+                                                    limits=Limits(cell_seconds=70, memory_bytes=3 * 2**30,
+                                                                  processes=256))}
     assert results["00_reference"]["status"] == "graded", results["00_reference"]
     assert results["00_reference"]["score"] == results["00_reference"]["max_score"], results["00_reference"]
     autograded = nbformat.read(scratch / "autograded" / "99_spy" / fx.ASSIGNMENT / fx.NOTEBOOK, as_version=4)
     printed = "".join(output.get("text", "") for cell in autograded.cells for output in cell.get("outputs", []))
     assert "0 files of other learners spoiled" in printed, printed[-2000:]
+    held = int(re.search(r"(\d+) processes held", printed).group(1))
+    assert 200 <= held < 256, printed[-2000:]  # it reached its limit: the kernel's own threads count too
     assert fx.leftover_processes() == []
+    assert [group.name for group in sandbox.pids_hierarchy().iterdir() if group.is_dir()] == []  # all removed
 
 
 def test_the_sandbox_user_cannot_read_sources_submissions_or_grades(tmp_path):
