@@ -182,8 +182,8 @@ def run_in_sandbox(folder, limits, sandboxed, scratch_root=None):
     """Run ``grader.runner`` on ``folder``, as the sandbox user in namespaces of its own when ``sandboxed``.
 
     Sandboxed, the runner is a fork of this worker's runner zygote (``_run_forked``), which imported TensorFlow
-    once; where no zygote can run, it is a process of its own under ``unshare``. Either way it runs in a pids
-    cgroup of its own (``sandbox.pids_group``), emptied and removed when it returns."""
+    once; where no zygote can run, it is a process of its own under ``unshare``. Either way it runs in cgroups
+    of its own (``sandbox.learner_cgroups``), emptied and removed when it returns."""
     command = [sys.executable, "-m", "grader.runner", str(folder)]
     extra = {**limits.to_env(), "MPLBACKEND": "Agg", "HOME": str(folder), "KERAS_HOME": str(Path(folder) / ".keras")}
     if sandboxed:
@@ -192,9 +192,8 @@ def run_in_sandbox(folder, limits, sandboxed, scratch_root=None):
     seconds = max(JUDGE_MIN_SECONDS, limits.cell_seconds)  # imports and every call: more than one cell's work
     if not sandboxed:
         return _run_process(command, folder, _runner_environment(extra), seconds)
-    with sandbox.pids_group(f"judge--{Path(folder).name}", limits) as group:
-        if group:
-            extra["GRADER_PIDS_GROUP"] = str(group)
+    with sandbox.learner_cgroups(f"judge--{Path(folder).name}", limits) as groups:
+        extra["GRADER_CGROUPS"] = os.pathsep.join(map(str, groups))
         env = _runner_environment(extra)
         if scratch_root is not None:
             try:

@@ -5,8 +5,8 @@ notebook it grades, ``autograded/<student>/<assignment>``. It then
 
 1. makes the kernel's scratch folder, owned by the sandbox user, and copies into it the files released with the
    assignment (not notebooks) and the connection file;
-2. sets the limits from ``GRADER_LIMIT_*``: address space, file size, processes (in the learner's pids cgroup,
-   ``GRADER_PIDS_GROUP``, where the machine has one); core dumps off;
+2. sets the limits from ``GRADER_LIMIT_*``: address space, file size, processes, in the learner's cgroups
+   (``GRADER_CGROUPS``) where the machine has them; core dumps off;
 3. keeps only harmless environment variables (``grader.sandbox.KERNEL_ENV``), with ``HOME``, ``TMPDIR`` and the
    Keras cache pointing into the scratch folder;
 4. drops to the sandbox user and replaces itself with ipykernel.
@@ -53,7 +53,7 @@ def main(argv=None):
     env.update(HOME=str(work), TMPDIR=str(work / "tmp"), KERAS_HOME=str(keras_home), USER=user.pw_name,
                MPLCONFIGDIR=str(work / "tmp"))
 
-    become_sandbox_user(user, limits, os.environ.get("GRADER_PIDS_GROUP"))
+    become_sandbox_user(user, limits, os.environ.get("GRADER_CGROUPS", ""))
     os.chdir(work)
     os.execve(sys.executable, [sys.executable, "-m", "ipykernel_launcher", "-f", str(private_connection)], env)
 

@@ -14,13 +14,14 @@ class Limits:
     - ``cell_seconds``: a cell still running after this is interrupted and fails (nbgrader's ``Execute.timeout``);
     - ``notebook_seconds``: the whole autograde of one submission is stopped after this, and the submission gets
       the status "timed out";
-    - ``memory_bytes``: address space of the learner's kernel; beyond it allocations raise ``MemoryError``;
+    - ``memory_bytes``: address space of each process of the learner's kernel (beyond it allocations raise
+      ``MemoryError``), and memory in use by all of them together, in the learner's memory cgroup;
     - ``notebook_bytes``: a submitted notebook file larger than this is not opened;
     - ``output_bytes``: text a single cell may print; the rest is dropped (an endless print loop);
     - ``file_bytes``: largest file the kernel may write;
     - ``processes``: processes and threads one learner's kernel, or one run of the judge's runner, may run at once
-      (a fork bomb): a pids cgroup each (``grader.sandbox.pids_group``); where the machine has none, the sandbox
-      user's ``RLIMIT_NPROC``, shared by every learner graded at the same moment.
+      (a fork bomb): a pids cgroup each (``grader.sandbox.learner_cgroups``); where the machine has none, the
+      sandbox user's ``RLIMIT_NPROC``, shared by every learner graded at the same moment.
     """
 
     cell_seconds: int = 300

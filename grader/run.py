@@ -175,14 +175,13 @@ def grade_submission(course, assignment, student, inbox, *, db_url, limits=Limit
     command = [sys.executable, "-m", "nbgrader", "autograde", assignment, "--student", student, "--force",
                f"--db={db_url}", f"--Execute.timeout={limits.cell_seconds}",
                f"--CourseDirectory.submitted_directory={INTAKE}"]
-    group = contextlib.ExitStack()  # the kernel's pids cgroup, emptied and removed once autograde has ended
+    groups = contextlib.ExitStack()  # the kernel's cgroups, emptied and removed once autograde has ended
     if sandboxed:
         scratch_root = Path(scratch_root)
         extra.update(sandbox.prepare(scratch_root))
         extra["GRADER_KERNEL_FOLDER"] = kernel_name = sandbox.private_name(student, assignment)
-        pids_group = group.enter_context(sandbox.pids_group(kernel_name, limits))
-        if pids_group:
-            extra["GRADER_PIDS_GROUP"] = str(pids_group)
+        extra["GRADER_CGROUPS"] = os.pathsep.join(map(str, groups.enter_context(
+            sandbox.learner_cgroups(kernel_name, limits))))
         command = [*sandbox.NAMESPACES, *command]
     process = subprocess.Popen(command, cwd=course, env=nbgrader_environment(extra), stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
@@ -194,7 +193,7 @@ def grade_submission(course, assignment, student, inbox, *, db_url, limits=Limit
         return finish("timed out", f"Grading stopped after {limits.notebook_seconds} s, the limit for a whole "
                                    "notebook. Make sure every cell finishes, and train for fewer epochs.")
     finally:
-        group.close()
+        groups.close()
         kept = sandbox.kernel_folder(scratch_root, kernel_name) if sandboxed else autograded
         if (kept / CAPTURES).is_dir() and not (kept / CAPTURES).is_symlink() and autograded.is_dir():
             _copy_plain_files(kept / CAPTURES, captures)

@@ -120,7 +120,7 @@ def _drop_privileges(folder):
     from grader.sandbox import become_sandbox_user
 
     become_sandbox_user(pwd.getpwnam(os.environ["GRADER_SANDBOX_USER"]), Limits.from_env(),
-                        os.environ.get("GRADER_PIDS_GROUP"))
+                        os.environ.get("GRADER_CGROUPS", ""))
     os.chdir(folder)
 
 

@@ -121,20 +121,23 @@ def _replace_atomically(path, text):
     os.replace(staging, path)
 
 
-def become_sandbox_user(user, limits, group=None):
+def become_sandbox_user(user, limits, groups=""):
     """From root: apply ``limits`` (memory, file size, processes; no core dumps) and become ``user``.
 
     What every process that runs a learner's code does before it runs it: their kernel and the judge's runner.
-    With ``group`` (a folder that ``pids_group`` made, passed on as ``GRADER_PIDS_GROUP``) the process joins that
-    learner's pids cgroup, which holds the process limit; without it, the limit is ``RLIMIT_NPROC``, which counts
-    every process of the sandbox user, other learners' included.
+    ``groups``: the learner's cgroups (``learner_cgroups``, passed on as ``GRADER_CGROUPS``, folders joined by
+    ``os.pathsep``), which the process joins, so the limits hold for all its processes together. Without a pids
+    group the process limit is ``RLIMIT_NPROC``, which counts every process of the sandbox user, other learners'
+    included.
     """
     import resource
 
     resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
     resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
-    if group:
-        (Path(group) / "cgroup.procs").write_text("0")  # 0: this process; its children stay in the group
+    groups = [Path(group) for group in groups.split(os.pathsep) if group]
+    for group in groups:
+        (group / "cgroup.procs").write_text("0")  # 0: this process; its children stay in the group
+    if any((group / "pids.max").exists() for group in groups):
         _, most = resource.getrlimit(resource.RLIMIT_NPROC)  # the machine's: the group's limit is the learner's
         resource.setrlimit(resource.RLIMIT_NPROC, (most, most))
     else:
@@ -168,15 +171,19 @@ def kernel_folder(scratch_root, name):
     return Path(scratch_root) / "kernels" / name
 
 
-PIDS_GROUPS = "course-grader"  # the folder of the learners' pids cgroups in the machine's pids hierarchy
+GROUPS = "course-grader"  # the folder of the learners' cgroups, inside this process's own cgroup of each hierarchy
+CONTROLLERS = ("pids", "memory")
 
 
-def _pids_cgroups():
-    """This process's cgroups in the hierarchies that have the pids controller: (folder, cgroup version)."""
-    own = {}  # hierarchy ("pids", or "" for version 2) -> this process's cgroup in it
+def _own_cgroups():
+    """This process's cgroups where a controller of ``CONTROLLERS`` can be used: [(folder, controllers, version)].
+
+    Version 1 has a hierarchy per controller; version 2 one hierarchy, whose controllers a parent hands to its
+    children through ``cgroup.subtree_control``."""
+    own = {}  # controller ("" for the version-2 hierarchy) -> this process's cgroup in it
     for line in Path("/proc/self/cgroup").read_text().splitlines():
         _, controllers, path = line.split(":", 2)
-        for controller in controllers.split(",") or [""]:
+        for controller in controllers.split(","):
             own[controller] = path.lstrip("/")
     found = []
     for line in Path("/proc/self/mounts").read_text().splitlines():
@@ -184,54 +191,70 @@ def _pids_cgroups():
         if len(fields) < 4:
             continue
         mount = Path(fields[1])
-        if fields[2] == "cgroup" and "pids" in fields[3].split(",") and "pids" in own:
-            found.append((mount / own["pids"], 1))
-        elif fields[2] == "cgroup2" and "" in own:
-            controllers = mount / "cgroup.controllers"
-            if controllers.is_file() and "pids" in controllers.read_text().split():
-                found.append((mount / own[""], 2))
+        if fields[2] == "cgroup":
+            for controller in set(CONTROLLERS) & set(fields[3].split(",")) & set(own):
+                found.append((mount / own[controller], [controller], 1))
+        elif fields[2] == "cgroup2" and "" in own and (mount / "cgroup.controllers").is_file():
+            controllers = [c for c in CONTROLLERS if c in (mount / "cgroup.controllers").read_text().split()]
+            if controllers:
+                found.append((mount / own[""], controllers, 2))
     return found
 
 
-def pids_hierarchy():
-    """The folder where each learner's grading gets a pids cgroup of its own (created when missing, inside this
-    process's own pids cgroup), or ``None`` where root can write none here (then ``RLIMIT_NPROC`` limits processes
-    per sandbox user)."""
-    for own, version in _pids_cgroups():
-        base = own / PIDS_GROUPS
+def cgroup_hierarchies():
+    """{controller: folder} where each learner's grading gets a cgroup of its own (``GROUPS``, created when missing
+    inside this process's own cgroup), for the controllers root can use here; empty where none (then
+    ``RLIMIT_NPROC`` limits processes per sandbox user, and only ``RLIMIT_AS`` limits memory, per process)."""
+    found = {}
+    for own, controllers, version in _own_cgroups():
+        base = own / GROUPS
         try:
             if version == 2:  # a controller reaches a child group only through its parent's subtree_control
-                (own / "cgroup.subtree_control").write_text("+pids")
+                enable = " ".join(f"+{c}" for c in controllers)
+                (own / "cgroup.subtree_control").write_text(enable)
+                base.mkdir(exist_ok=True)
+                (base / "cgroup.subtree_control").write_text(enable)
             base.mkdir(exist_ok=True)
-            if version == 2:
-                (base / "cgroup.subtree_control").write_text("+pids")
-            return base
         except OSError:
             continue
-    return None
+        for controller in controllers:
+            found.setdefault(controller, base)
+    return found
+
+
+LIMIT_FILES = {  # controller -> files that hold its limit, version 1 then version 2; the first one present is set
+    "pids": ("pids.max",),
+    "memory": ("memory.limit_in_bytes", "memory.max"),
+}
 
 
 @contextlib.contextmanager
-def pids_group(name, limits):
-    """A pids cgroup for the processes of one learner's grading (their kernel, or one run of the judge's runner),
-    at most ``limits.processes`` processes and threads: yields its folder, for ``GRADER_PIDS_GROUP``, or ``None``
-    where the machine has none (see ``pids_hierarchy``).
+def learner_cgroups(name, limits):
+    """Cgroups for the processes of one learner's grading (their kernel, or one run of the judge's runner): at
+    most ``limits.processes`` processes and threads, and ``limits.memory_bytes`` of memory in use, all of them
+    together. Yields their folders, for ``GRADER_CGROUPS`` (``become_sandbox_user`` joins them); none where the
+    machine has no cgroup root can use (see ``cgroup_hierarchies``).
 
-    The limit is the learner's alone: a learner who starts every process they may does not stop another learner,
-    graded at the same moment as the same sandbox user, from starting theirs. On leaving, whatever still runs in
-    the group is killed and the group removed.
+    The limits are the learner's alone: a learner who starts every process they may, or fills memory from many
+    processes, does not stop another learner graded at the same moment, as the same sandbox user, from starting
+    and running theirs. On leaving, whatever still runs in the groups is killed and the groups removed.
     """
-    base = pids_hierarchy()
-    if base is None:
-        yield None
-        return
-    group = base / Path(name).name
-    group.mkdir(exist_ok=True)
+    values = {"pids": limits.processes, "memory": limits.memory_bytes}
+    groups = []
     try:
-        (group / "pids.max").write_text(str(limits.processes))
-        yield group
+        for controller, base in cgroup_hierarchies().items():
+            group = base / Path(name).name
+            if group not in groups:
+                group.mkdir(exist_ok=True)
+                groups.append(group)
+            for limit_file in LIMIT_FILES[controller]:
+                if (group / limit_file).exists():
+                    (group / limit_file).write_text(str(values[controller]))
+                    break
+        yield groups
     finally:
-        _empty_and_remove(group)
+        for group in groups:
+            _empty_and_remove(group)
 
 
 def _empty_and_remove(group, seconds=10):

@@ -175,12 +175,13 @@ def test_a_model_better_on_the_test_split_than_on_its_training_data_is_flagged(t
     assert why and "trained on the test split" in why and f"{test:.3f}" in why and f"{train:.3f}" in why
 
 
+
 HOARD = """
 import os, pwd, sys, time
 from grader.limits import Limits
 from grader.sandbox import SANDBOX_USER, become_sandbox_user
-group, limit, wanted = sys.argv[1] or None, int(sys.argv[2]), int(sys.argv[3])
-become_sandbox_user(pwd.getpwnam(SANDBOX_USER), Limits(processes=limit), group)
+groups, limit, wanted = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+become_sandbox_user(pwd.getpwnam(SANDBOX_USER), Limits(processes=limit), groups)
 held = 0
 while held < wanted:
     try:
@@ -195,25 +196,40 @@ print(held, flush=True)
 time.sleep(120)
 """
 
+FILL = """
+import os, pwd, sys, time
+from grader.limits import Limits
+from grader.sandbox import SANDBOX_USER, become_sandbox_user
+become_sandbox_user(pwd.getpwnam(SANDBOX_USER), Limits(memory_bytes=int(sys.argv[2])), sys.argv[1])
+children = []
+for _ in range(3):
+    pid = os.fork()
+    if pid == 0:
+        block = b"x" * (150 * 2**20)  # written, so in use, not only reserved
+        time.sleep(3)
+        os._exit(0)
+    children.append(pid)
+print(" ".join(str(os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])) for pid in children), flush=True)
+"""
 
-def _hold(group, limit, wanted):
-    """A learner's process, as the sandbox user, that starts up to ``wanted`` processes and holds them; and how many
-    it got."""
+
+def _learner(script, groups, *args):
+    """A learner's process, run as the sandbox user in ``groups``; and the first line it prints."""
     import subprocess
     import sys
     from pathlib import Path
 
-    process = subprocess.Popen([sys.executable, "-c", HOARD, str(group or ""), str(limit), str(wanted)],
+    process = subprocess.Popen([sys.executable, "-c", script, os.pathsep.join(map(str, groups)), *map(str, args)],
                                cwd=Path(__file__).resolve().parents[1], stdout=subprocess.PIPE, text=True,
                                start_new_session=True)
-    return process, int(process.stdout.readline())
+    return process, process.stdout.readline().strip()
 
 
 def test_the_process_limit_is_per_learner_not_per_sandbox_user():
     """Every learner's code runs as the one sandbox user. As RLIMIT_NPROC the process limit counts all of that
     user's processes, so a learner who starts every process they may leaves a learner graded at the same moment none;
-    in a pids cgroup per learner (``sandbox.pids_group``) the other learner starts theirs. Leaving the group kills
-    what the learner left running, and removes the group."""
+    in cgroups per learner (``sandbox.learner_cgroups``) the other learner starts theirs. Leaving the groups kills
+    what the learner left running, and removes the groups."""
     import signal
 
     import psutil
@@ -221,23 +237,40 @@ def test_the_process_limit_is_per_learner_not_per_sandbox_user():
     from grader import sandbox
     from grader.limits import Limits
 
-    assert sandbox.pids_hierarchy() is not None, "no pids cgroup hierarchy that root can write on this machine"
-    hoarder, held = _hold(None, 40, 1000)  # per user: the first learner takes every process the user may have
+    assert set(sandbox.cgroup_hierarchies()) == {"pids", "memory"}, "no cgroups that root can use on this machine"
+    hoarder, held = _learner(HOARD, [], 40, 1000)  # per user: the first learner takes every process the user may
     try:
-        other, started = _hold(None, 40, 10)
+        other, started = _learner(HOARD, [], 40, 10)
         os.killpg(other.pid, signal.SIGKILL)
-        assert held >= 35 and started < 5, (held, started)
+        assert int(held) >= 35 and int(started) < 5, (held, started)
     finally:
         os.killpg(hoarder.pid, signal.SIGKILL)
-    with sandbox.pids_group("test-hoarder", Limits(processes=40)) as mine, \
-            sandbox.pids_group("test-other", Limits(processes=40)) as theirs:
-        hoarder, held = _hold(mine, 40, 1000)
-        other, started = _hold(theirs, 40, 10)
-        assert held >= 35 and started == 10, (held, started)
-        assert (mine / "pids.current").read_text().strip() == "40"
-        pids = [int(pid) for pid in (mine / "cgroup.procs").read_text().split()]
-        assert hoarder.pid in pids and len(pids) == held + 1
-    assert not mine.exists() and not theirs.exists()
+    with sandbox.learner_cgroups("test-hoarder", Limits(processes=40)) as mine, \
+            sandbox.learner_cgroups("test-other", Limits(processes=40)) as theirs:
+        hoarder, held = _learner(HOARD, mine, 40, 1000)
+        other, started = _learner(HOARD, theirs, 40, 10)
+        assert int(held) >= 35 and int(started) == 10, (held, started)
+        pids_group = next(group for group in mine if (group / "pids.max").exists())
+        assert (pids_group / "pids.current").read_text().strip() == "40"
+        pids = [int(pid) for pid in (pids_group / "cgroup.procs").read_text().split()]
+        assert hoarder.pid in pids and len(pids) == int(held) + 1
+    assert not any(group.exists() for group in [*mine, *theirs])
     assert not any(psutil.pid_exists(pid) and psutil.Process(pid).status() != psutil.STATUS_ZOMBIE for pid in pids)
     hoarder.wait(10)
     other.wait(10)
+
+
+def test_the_memory_limit_holds_for_all_of_a_learners_processes_together():
+    """RLIMIT_AS limits each process: three processes of 150 MiB each pass a limit of 256 MiB. In the learner's
+    memory cgroup the limit holds for all of them together, and the kernel stops one of them, not another learner's."""
+    from grader import sandbox
+    from grader.limits import Limits
+
+    limit = 256 * 2**20
+    _, alone = _learner(FILL, [], limit)
+    assert alone == "0 0 0", alone
+    with sandbox.learner_cgroups("test-filler", Limits(memory_bytes=limit)) as groups:
+        _, together = _learner(FILL, groups, limit)
+        memory_group = next(group for group in groups if (group / "memory.max_usage_in_bytes").exists())
+        assert int((memory_group / "memory.max_usage_in_bytes").read_text()) <= limit
+    assert "-9" in together.split(), together

@@ -234,7 +234,7 @@ print(f"{len(spoiled)} files of other learners spoiled")
 
 def test_a_learner_cannot_reach_another_learners_kernel_or_judge(tmp_path):
     """Two learners graded at once by 2 workers run as the same sandbox user. The spy starts every process it may
-    (the limit, 256 here, is per learner: a pids cgroup each; as a per-user limit it would leave the other learner's
+    (the limit, 256 here, is per learner: cgroups each; as a per-user limit it would leave the other learner's
     kernel none), then knows the other's student id and spends 50 s overwriting whatever it can reach of the other's
     kernel folder (the models its hidden tests keep) and of the judge's folders (the runner's job, inputs and
     results): it reaches nothing, and the other learner keeps full marks."""
@@ -254,7 +254,8 @@ def test_a_learner_cannot_reach_another_learners_kernel_or_judge(tmp_path):
     held = int(re.search(r"(\d+) processes held", printed).group(1))
     assert 200 <= held < 256, printed[-2000:]  # it reached its limit: the kernel's own threads count too
     assert fx.leftover_processes() == []
-    assert [group.name for group in sandbox.pids_hierarchy().iterdir() if group.is_dir()] == []  # all removed
+    for base in sandbox.cgroup_hierarchies().values():  # every learner's cgroups were removed
+        assert [group.name for group in base.iterdir() if group.is_dir()] == []
 
 
 def test_the_sandbox_user_cannot_read_sources_submissions_or_grades(tmp_path):
