@@ -160,10 +160,10 @@ def judge_and_record(course, assignment, student, db_url, limits, scratch_root, 
     ``runs`` (``{notebook stem: grader.judge.Run}``) holds the runner's work already done (``EarlyJudge``)."""
     from grader.gradebook import record
     from grader.judge import decide
-    from grader.run import INTAKE, captures_folder
+    from grader.run import captures_folder, rebuilt_notebooks
 
     rows, runs = [], dict(runs or {})
-    for notebook in sorted((Path(course) / INTAKE / student / assignment).glob("*.ipynb")):
+    for notebook in rebuilt_notebooks(course, assignment, student):
         run = runs.pop(notebook.stem, None) or _run_notebook(course, assignment, student, notebook, limits,
                                                              scratch_root, sandboxed, keras_process)
         verdicts = decide(run, captures_folder(course, assignment, student), keras_process)
@@ -200,11 +200,11 @@ class EarlyJudge:
             self.thread.start()
 
     def _run(self):
-        from grader.run import INTAKE
+        from grader.run import rebuilt_notebooks
 
         course, assignment, student = self.args[:3]
         try:
-            for notebook in sorted((Path(course) / INTAKE / student / assignment).glob("*.ipynb")):
+            for notebook in rebuilt_notebooks(course, assignment, student):
                 self.runs[notebook.stem] = _run_notebook(course, assignment, student, notebook, *self.args[3:])
         except Exception as error:  # noqa: BLE001 - raised again by wait(), in the worker's own thread
             self.error = error

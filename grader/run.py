@@ -53,6 +53,11 @@ def captures_folder(course, assignment, student):
     return Path(course) / GRADER_FOLDER / "captures" / assignment / student
 
 
+def rebuilt_notebooks(course, assignment, student):
+    """The learner's notebooks as intake rebuilt them (what nbgrader grades, and what the judge runs), sorted."""
+    return sorted((Path(course) / INTAKE / student / assignment).glob("*.ipynb"))
+
+
 def check_inbox(course, inbox):
     """Refuse an inbox that grading would delete; the inbox itself is never written.
 
@@ -175,31 +180,31 @@ def grade_submission(course, assignment, student, inbox, *, db_url, limits=Limit
     command = [sys.executable, "-m", "nbgrader", "autograde", assignment, "--student", student, "--force",
                f"--db={db_url}", f"--Execute.timeout={limits.cell_seconds}",
                f"--CourseDirectory.submitted_directory={INTAKE}"]
-    groups = contextlib.ExitStack()  # the kernel's cgroups, emptied and removed once autograde has ended
-    if sandboxed:
-        scratch_root = Path(scratch_root)
-        extra.update(sandbox.prepare(scratch_root))
-        extra["GRADER_KERNEL_FOLDER"] = kernel_name = sandbox.private_name(student, assignment)
-        extra["GRADER_CGROUPS"] = os.pathsep.join(map(str, groups.enter_context(
-            sandbox.learner_cgroups(kernel_name, limits))))
-        command = [*sandbox.NAMESPACES, *command]
-    process = subprocess.Popen(command, cwd=course, env=nbgrader_environment(extra), stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True, start_new_session=True)
-    try:
-        log, _ = process.communicate(timeout=limits.notebook_seconds)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        return finish("timed out", f"Grading stopped after {limits.notebook_seconds} s, the limit for a whole "
-                                   "notebook. Make sure every cell finishes, and train for fewer epochs.")
-    finally:
-        groups.close()
-        kept = sandbox.kernel_folder(scratch_root, kernel_name) if sandboxed else autograded
-        if (kept / CAPTURES).is_dir() and not (kept / CAPTURES).is_symlink() and autograded.is_dir():
-            _copy_plain_files(kept / CAPTURES, captures)
-        shutil.rmtree(autograded / CAPTURES, ignore_errors=True)
+    with contextlib.ExitStack() as groups:  # the kernel's cgroups, emptied and removed once autograde has ended
         if sandboxed:
-            shutil.rmtree(kept, ignore_errors=True)
+            scratch_root = Path(scratch_root)
+            extra.update(sandbox.prepare(scratch_root))
+            extra["GRADER_KERNEL_FOLDER"] = kernel_name = sandbox.private_name(student, assignment)
+            extra["GRADER_CGROUPS"] = os.pathsep.join(map(str, groups.enter_context(
+                sandbox.learner_cgroups(kernel_name, limits))))
+            command = [*sandbox.NAMESPACES, *command]
+        process = subprocess.Popen(command, cwd=course, env=nbgrader_environment(extra), stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        try:
+            log, _ = process.communicate(timeout=limits.notebook_seconds)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            return finish("timed out", f"Grading stopped after {limits.notebook_seconds} s, the limit for a whole "
+                                       "notebook. Make sure every cell finishes, and train for fewer epochs.")
+        finally:
+            groups.close()  # first: nothing of the learner's runs on while their captures are copied
+            kept = sandbox.kernel_folder(scratch_root, kernel_name) if sandboxed else autograded
+            if (kept / CAPTURES).is_dir() and not (kept / CAPTURES).is_symlink() and autograded.is_dir():
+                _copy_plain_files(kept / CAPTURES, captures)
+            shutil.rmtree(autograded / CAPTURES, ignore_errors=True)
+            if sandboxed:
+                shutil.rmtree(kept, ignore_errors=True)
     if process.returncode != 0 or not all((autograded / r.name).is_file() for r in released):
         return finish("error", "nbgrader could not grade this submission; the instructor has the log.\n"
                                + log[-3000:])
