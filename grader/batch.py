@@ -84,7 +84,10 @@ def verify_line(rows):
     for row in rows:
         if row.get("flagged"):
             parts.append(f"{row['grade_id']} flagged for review: {row['flagged']}")
-        if row["corrected"] and row["verified_accuracy"] is None:
+        if row["corrected"] and row["verified_accuracy"] is None and row.get("retrained"):
+            parts.append(f"{row['grade_id']} set to 0: passed in the kernel, but trained again outside it, "
+                         f"{row['why']}")
+        elif row["corrected"] and row["verified_accuracy"] is None:
             parts.append(f"{row['grade_id']} set to 0: passed in the kernel, but its model could not be checked "
                          f"outside it ({row['why']})")
         elif row["corrected"] and row.get("training"):

@@ -178,18 +178,19 @@ def _read_captures(folder):
     return captures
 
 
-def run_in_sandbox(folder, limits, sandboxed, scratch_root=None):
+def run_in_sandbox(folder, limits, sandboxed, scratch_root=None, seconds=None):
     """Run ``grader.runner`` on ``folder``, as the sandbox user in namespaces of its own when ``sandboxed``.
 
     Sandboxed, the runner is a fork of this worker's runner zygote (``_run_forked``), which imported TensorFlow
     once; where no zygote can run, it is a process of its own under ``unshare``. Either way it runs in cgroups
-    of its own (``sandbox.learner_cgroups``), emptied and removed when it returns."""
+    of its own (``sandbox.learner_cgroups``), emptied and removed when it returns. It is stopped after ``seconds``
+    (default: ``JUDGE_MIN_SECONDS`` or the kernel's cell limit, whichever is longer)."""
     command = [sys.executable, "-m", "grader.runner", str(folder)]
     extra = {**limits.to_env(), "MPLBACKEND": "Agg", "HOME": str(folder), "KERAS_HOME": str(Path(folder) / ".keras")}
     if sandboxed:
         command = [*sandbox.NAMESPACES, *command]
         extra["GRADER_SANDBOX_USER"] = sandbox.SANDBOX_USER
-    seconds = max(JUDGE_MIN_SECONDS, limits.cell_seconds)  # imports and every call: more than one cell's work
+    seconds = seconds or max(JUDGE_MIN_SECONDS, limits.cell_seconds)  # imports and every call: more than a cell
     if not sandboxed:
         return _run_process(command, folder, _runner_environment(extra), seconds)
     with sandbox.learner_cgroups(f"judge--{Path(folder).name}", limits) as groups:
@@ -313,21 +314,23 @@ def _kill_tree(process):
     psutil.wait_procs(below, timeout=10)
 
 
-def run_job(folder, cells, requests, inputs, scratch_root, limits, sandboxed, files=()):
+def run_job(folder, cells, requests, inputs, scratch_root, limits, sandboxed, files=(), *, seconds=None, hide=()):
     """Write a runner's job into ``folder`` (its cells, requests, input arrays and ``files`` to copy in), hand it to
-    the sandbox user, and run it (``run_in_sandbox``); its results are then in ``folder/out``."""
+    the sandbox user, and run it (``run_in_sandbox``, stopped after ``seconds``); its results are then in
+    ``folder/out``. ``hide``: folders the runner covers before the learner's code runs (``grader.runner._hide``);
+    the data sets are then not linked into its Keras home either."""
     shutil.rmtree(folder, ignore_errors=True)
     if sandboxed:  # another learner's code, graded at the same time as the same user, cannot list its parent
         folder.parent.mkdir(parents=True, exist_ok=True)
         os.chmod(folder.parent, 0o711)
     (folder / "out").mkdir(parents=True)
     (folder / "tmp").mkdir()
-    (folder / "job.json").write_text(json.dumps({"cells": cells, "requests": requests}))
+    (folder / "job.json").write_text(json.dumps({"cells": cells, "requests": requests, "hide": list(map(str, hide))}))
     np.savez(folder / "inputs.npz", **inputs)
     for name, source in dict(files).items():
         shutil.copyfile(source, folder / name)
     datasets = Path(scratch_root) / "keras-datasets"
-    if datasets.is_dir():
+    if datasets.is_dir() and not hide:
         (folder / ".keras").mkdir()
         (folder / ".keras" / "datasets").symlink_to(datasets)
     if sandboxed:
@@ -335,7 +338,7 @@ def run_job(folder, cells, requests, inputs, scratch_root, limits, sandboxed, fi
         for item in [folder, *folder.rglob("*")]:
             os.lchown(item, user.pw_uid, user.pw_gid)
     os.chmod(folder, 0o700)
-    return run_in_sandbox(folder, limits, sandboxed, scratch_root)
+    return run_in_sandbox(folder, limits, sandboxed, scratch_root, seconds)
 
 
 @dataclass

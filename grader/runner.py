@@ -5,13 +5,16 @@
 namespaces of its own (no network, own process tree). It drops to the unprivileged sandbox user with the kernel's
 limits, then:
 
+0. covers the folders the job lists under ``hide`` with an empty file system (as root, in its own mount
+   namespace): the copies of the data sets, when the judge trains a learner's model again;
 1. executes, in one fresh namespace, the cells of ``FOLDER/job.json`` (the release's locked setup cells and the
    learner's definitions; ``grader.judge.definitions`` chose them), each on its own, an error in one not stopping
    the next;
 2. answers each request of the job: call a function with arrays from ``FOLDER/inputs.npz`` (or a small Keras model
-   built from them), save a returned model as ``.keras`` (with its weights and its outputs on probe inputs, which
-   is how the judge reads a subclassed model that safe mode cannot load), read a variable, or load a model the
-   kernel kept whose class is the learner's own and predict with it (``grader.verify``);
+   built from them; seeded first when the request says so: training), save a returned model as ``.keras`` (with
+   its weights and its outputs on probe inputs, which is how the judge reads a subclassed model that safe mode
+   cannot load), read a variable, or load a model the kernel kept whose class is the learner's own and predict
+   with it (``grader.verify``);
 3. writes ``FOLDER/out/results.npz`` (arrays only), ``FOLDER/out/errors.json`` and ``FOLDER/out/<id>.keras``.
 
 A runner of its own imports Keras and TensorFlow on first use, not on ``import keras`` (``defer_keras``): the setup
@@ -144,12 +147,23 @@ def _argument(spec, inputs):
     return spec["value"]
 
 
+def _hide(folders):
+    """Cover each of ``folders`` with an empty, read-only file system, in this process's own mount namespace (root
+    only, before the learner's code runs): what the judge keeps out of reach, such as the copies of the data sets
+    when it trains a learner's model again (``grader.verify.Retrain``)."""
+    for folder in folders:
+        if os.path.isdir(folder):
+            _libc_call("mount", b"tmpfs", os.fsencode(os.path.realpath(folder)), b"tmpfs",
+                       MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, b"size=4k,mode=0555")
+
+
 def main(folder):
     folder = Path(folder).resolve()
+    job = json.loads((folder / "job.json").read_text())  # the judge's, read before any of the learner's code runs
     if os.geteuid() == 0 and os.environ.get("GRADER_SANDBOX_USER"):
+        _hide(job.get("hide", []))
         _drop_privileges(folder)
     defer_keras()
-    job = json.loads((folder / "job.json").read_text())
     out = folder / "out"
     errors, results = {}, {}
     namespace = {"__name__": "__main__", "__builtins__": __builtins__}
@@ -199,6 +213,8 @@ def main(folder):
                 raise NameError(f"{request['function']} is not defined as a function")
             args = [_argument(spec, inputs) for spec in request.get("args", [])]
             kwargs = {name: _argument(spec, inputs) for name, spec in request.get("kwargs", {}).items()}
+            if request.get("seed") is not None:  # training: the same model at every regrade
+                _keras().utils.set_random_seed(int(request["seed"]))
             returned = function(*args, **kwargs)
             if request["kind"] == "save":
                 if request.get("probe"):  # what the model does, for a model class safe mode cannot load
@@ -222,7 +238,7 @@ def main(folder):
 
 
 CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x20000000, 0x40000000
-MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x4000, 0x40000, 0x2, 0x4, 0x8
+MS_RDONLY, MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x4000, 0x40000, 0x2, 0x4, 0x8
 
 
 def _libc_call(name, *args):

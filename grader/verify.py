@@ -10,8 +10,7 @@ model this module
 2. gets the data: for the synthetic tasks (exercises 1 and 2, and the machines of exercise 4) fresh data drawn the
    same way as the test's, from a seed derived from the course's secret (``.grader/secret``, readable by the
    instructor only: never in the kernel's files, memory or environment); for the public data sets (digits, wine,
-   Fashion-MNIST, exercises 3 to 5), which have no unseen data, the test's own evaluation split, read by this
-   process;
+   exercises 3 and 4), which have no unseen data, the test's own evaluation split, read by this process;
 3. applies the test's preprocessing when there is one (a scaler kept as ``x @ matrix + offset``, never unpickled)
    and computes the accuracy with its own NumPy code from the model's predictions.
 
@@ -24,6 +23,10 @@ the learner's own (a subclassed ``keras.Model`` or a custom layer, which safe mo
 sandbox with the learner's classes instead (``_score_own_classes``). A test that failed in the kernel is never
 raised: it may check more than accuracy. Every disagreement is listed. For models trained on public data, ``flag``
 tells whether the model looks trained on the test split.
+
+Where a task says how a model is trained and how long it may take (exercise 5's ``fit_fashion``), the model
+scored is not the kernel's: ``retrain`` has the judge's runner call the learner's function again in the sandbox,
+on data drawn from the secret, timed by the runner's watcher (``Retrain``).
 
 ``python -m grader verify ASSIGNMENT`` runs it after ``nbgrader autograde``; ``grader.batch`` runs it for each
 learner as soon as they are graded.
@@ -46,7 +49,7 @@ import numpy as np
 
 from grader import sandbox
 from grader.limits import Limits
-from grader.run import captures_folder, grader_folder, nbgrader_environment
+from grader.run import INTAKE, captures_folder, grader_folder, nbgrader_environment
 from grader.zygote import Child, Zygote, serve, take_standard_streams
 
 
@@ -69,15 +72,49 @@ def _split(loader, seed, scale=1.0, part="test"):
     return data
 
 
+RETRAIN_ROWS = 50000  # of Fashion-MNIST's 60,000 training images; the other 10,000 are held back
+
+
 def _fashion(part):
-    """Fashion-MNIST as exercise 5 hands it out: a half of the test images, or the first 10,000 training images."""
-    def data(_secret_seed):
+    """Fashion-MNIST as the grader uses it for exercise 5, drawn from the secret ``seed``.
+
+    The judge trains the learner's ``fit_fashion`` again (``Retrain``) on 50,000 of the 60,000 training images,
+    drawn from the seed (``"retrain"``, uint8 as ``load_data()`` gives them), and scores that model on a half of the
+    test images and on the 10,000 training images it was not given (``"held back"``, for ``flag``). Every label is
+    renumbered by a permutation of the ten classes drawn from the seed: a function that trains on anything but the
+    labels it is given (a copy of the data set it found, a model kept from the notebook) scores like chance.
+    Measured when this was written (the reference, 6 draws): 0.889 to 0.897 on each test half, 0.891 to 0.896 on
+    the held-back images, 10 to 12 s of training on 2 cores.
+    """
+    def data(seed):
         from helpers.data import fashion_mnist
         (x_train, y_train), (x_test, y_test) = fashion_mnist()
+        rng = np.random.default_rng(seed)
+        rows, classes = rng.permutation(len(x_train)), rng.permutation(10)
         x, y = {"first half": (x_test[:5000], y_test[:5000]), "second half": (x_test[5000:], y_test[5000:]),
-                "train": (x_train[:10000], y_train[:10000])}[part]
-        return x.astype("float32"), y
+                "retrain": (x_train[rows[:RETRAIN_ROWS]], y_train[rows[:RETRAIN_ROWS]]),
+                "held back": (x_train[rows[RETRAIN_ROWS:]], y_train[rows[RETRAIN_ROWS:]])}[part]
+        return (x if part == "retrain" else x.astype("float32")), classes[y].astype("uint8")
     return data
+
+
+@dataclass(frozen=True)
+class Retrain:
+    """A model the judge trains again itself, in the sandbox, instead of scoring the one the kernel kept.
+
+    The learner's definitions run in the judge's runner (``grader.runner``), which calls ``function`` on
+    ``data(seed)`` (images and labels drawn from the secret), seeded, with no copy of the data set it knows of in
+    reach and no network. The runner's watcher, a process the learner's code cannot touch, stops it after ``budget``
+    seconds plus ``allowance`` (the learner's imports and definitions, and saving the model): the time budget is
+    measured outside the learner's code. The model it returns is scored like a kept one.
+    """
+    function: str
+    data: object
+    budget: int
+    allowance: int = 30
+
+
+FIT_FASHION = Retrain("fit_fashion", _fashion("retrain"), budget=90)
 
 
 def _public(grade_id, answer_id, loader, seed, target, scale=1.0, trained_with=None):
@@ -87,6 +124,7 @@ def _public(grade_id, answer_id, loader, seed, target, scale=1.0, trained_with=N
                  trained_on=_split(loader, seed, scale, part="train"), trained_with=trained_with)
 
 
+COMPARED = "its accuracy {train:.3f} on the training data it was given"
 FALLBACK_RATE = 0.01  # exercise 3's, as its hidden tests use it
 
 
@@ -117,7 +155,7 @@ def training_problem(expected, used):
     return None
 
 
-def flag(accuracy, train_accuracy, n_test, n_train):
+def flag(accuracy, train_accuracy, n_test, n_train, compared_with=COMPARED):
     """Why a model's test accuracy is implausibly above its accuracy on its own training data, or None.
 
     An honest model scores at least as well on the data it was trained on as on data it never saw; a model that has
@@ -129,7 +167,8 @@ def flag(accuracy, train_accuracy, n_test, n_train):
     exceed 0.02 and three standard errors of the difference of two proportions, so that sampling noise never flags an
     honest model; on the small, easy data sets (wine) a model trained on the test split may stay under it, and is
     not flagged.
-    ``tests/test_judge_batch.py`` grades such a learner on exercises 3 and 5.
+    ``tests/test_judge_batch.py`` grades such a learner on exercise 3. For exercise 5, ``compared_with`` is the
+    accuracy on the 10,000 training images the judge's retraining held back, which an honest model also never saw.
     """
     if accuracy is None or train_accuracy is None:
         return None
@@ -137,8 +176,8 @@ def flag(accuracy, train_accuracy, n_test, n_train):
     p_test, p_train = (min(max(p, 1 / (n + 1)), n / (n + 1)) for p, n in ((accuracy, n_test), (train_accuracy, n_train)))
     error = (p_test * (1 - p_test) / n_test + p_train * (1 - p_train) / n_train) ** 0.5
     if gap > 0.02 and gap > 3 * error:
-        return (f"its test accuracy {accuracy:.3f} is {gap:.3f} above its accuracy {train_accuracy:.3f} on the training "
-                f"data it was given ({gap / error:.1f} standard errors): it looks trained on the test split")
+        return (f"its test accuracy {accuracy:.3f} is {gap:.3f} above {compared_with.format(train=train_accuracy)} "
+                f"({gap / error:.1f} standard errors): it looks trained on the test split")
     return None
 
 
@@ -151,6 +190,9 @@ class Check:
     tolerance: float = 0.03
     trained_on: object = None  # seed -> (X, y), the data the exercise handed out to train on, for ``flag``
     trained_with: object = None  # captures -> {"optimizer", "learning_rate", "steps"} the task prescribes
+    retrained: Retrain = None  # the judge trains the model again itself: the kernel's kept model is not used
+    seed_name: str = None  # checks with the same name share their secret seed (default: each its grade_id)
+    compared_with: str = COMPARED  # what ``trained_on`` is, in ``flag``'s words
 
 
 CHECKS = {
@@ -187,10 +229,12 @@ CHECKS = {
     },
     "ch05_multiclass": {
         "ch05_multiclass": [
-            Check("test_fit_fashion_reaches_the_target_within_budget", "fit_fashion", _fashion("first half"), 0.88,
-                  0.01, trained_on=_fashion("train")),
-            Check("test_fit_fashion_on_the_other_half", "fit_fashion", _fashion("second half"), 0.88, 0.01,
-                  trained_on=_fashion("train")),
+            # Trained again by the judge, timed outside the learner's code, on images it does not hand out.
+            *(Check(grade_id, "fit_fashion", _fashion(half), 0.88, 0.01, trained_on=_fashion("held back"),
+                    retrained=FIT_FASHION, seed_name="fit_fashion",
+                    compared_with="its accuracy {train:.3f} on training images it was not given")
+              for grade_id, half in (("test_fit_fashion_reaches_the_target_within_budget", "first half"),
+                                     ("test_fit_fashion_on_the_other_half", "second half"))),
         ],
     },
 }
@@ -620,6 +664,63 @@ def _accuracy(outputs, y):
     return float(np.count_nonzero(labels == y) / len(y))
 
 
+def _graded_notebook(course, assignment, student, notebook):
+    """The notebook whose definitions the sandbox runs: intake's rebuilt copy, or plain nbgrader's graded one."""
+    return next((path for path in (Path(course) / INTAKE / student / assignment / f"{notebook}.ipynb",
+                                   Path(course) / "autograded" / student / assignment / f"{notebook}.ipynb")
+                 if path.is_file()), None)
+
+
+def data_set_copies(scratch_root):
+    """The folders that hold the copies of the data sets the grader knows of: the scratch root's (the kernels'
+    and the runners') and this process's Keras cache. A ``Retrain`` covers them (``grader.runner._hide``)."""
+    home = Path(os.environ.get("KERAS_HOME") or Path.home() / ".keras")
+    return [path for path in (Path(scratch_root) / "keras-datasets", home / "datasets") if path.is_dir()]
+
+
+def retrain(course, assignment, student, notebook, check, seed, *, scratch_root, limits, sandboxed, into,
+            keras_process=None):
+    """Train ``check.retrained.function`` again in the sandbox (``Retrain``), on data drawn from ``seed``.
+
+    Returns ``(path, None)``, the model it returned copied to ``into``, or ``(None, why)`` in the learner's words:
+    over the time budget, an error, or no Keras model returned."""
+    import nbformat
+
+    from grader.judge import MAX_MODEL_BYTES, Results, _plain, definitions, run_job
+
+    spec = check.retrained
+    source = _graded_notebook(course, assignment, student, notebook)
+    if source is None:
+        return None, "its notebook was not found"
+    job = Path(scratch_root) / "judge" / sandbox.private_name(student, assignment, notebook, "retrain")
+    drawn = Path(tempfile.mkdtemp(prefix="course-grader-draw-")) / "data.npz"
+    try:
+        _ask({"draw": [assignment, notebook, check.grade_id, seed, str(drawn)]}, 300, 4 * 2**30, keras_process)
+        with np.load(drawn, allow_pickle=False) as stored:
+            inputs = {"images": stored["images"], "labels": stored["labels"]}
+    finally:
+        shutil.rmtree(drawn.parent, ignore_errors=True)
+    request = {"id": "retrained", "kind": "save", "function": spec.function, "seed": seed % 2**31,
+               "args": [{"array": "images"}, {"array": "labels"}]}
+    try:
+        returncode, log = run_job(job, definitions(nbformat.read(source, as_version=4)), [request], inputs,
+                                  scratch_root, limits, sandboxed, seconds=spec.budget + spec.allowance,
+                                  hide=data_set_copies(scratch_root) if sandboxed else ())
+        if returncode is None:
+            return None, (f"training it took more than its {spec.budget} s budget (the grader stopped it after "
+                          f"{spec.budget + spec.allowance} s, your imports and definitions included)")
+        model = job / "out" / "retrained.keras"
+        if not model.is_file() or model.is_symlink() or model.stat().st_size > MAX_MODEL_BYTES:
+            error = Results(job, {}, {}).errors.get("retrained")
+            return None, (_plain(error) if error else f"it returned no Keras model that could be saved ({log[-300:]})")
+        into.mkdir(parents=True, exist_ok=True)
+        kept = into / f"retrained-{spec.function}.keras"
+        shutil.copyfile(model, kept)
+        return kept, None
+    finally:
+        shutil.rmtree(job, ignore_errors=True)
+
+
 def _score_own_classes(course, assignment, student, models, seeds, *, scratch_root, limits, sandboxed):
     """Score, in the sandbox, kept models that the verifier cannot score by itself: a model or layer class of the
     learner's own (safe mode refuses it), or a preprocessing that is not affine (kept pickled).
@@ -632,15 +733,12 @@ def _score_own_classes(course, assignment, student, models, seeds, *, scratch_ro
     import nbformat
 
     from grader.judge import Failed, Results, definitions, run_job
-    from grader.run import INTAKE
 
     scores, by_notebook = {}, {}
     for (notebook, check), path in models.items():
         by_notebook.setdefault(notebook, []).append((check, path))
     for notebook, pending in by_notebook.items():
-        source = next((path for path in (Path(course) / INTAKE / student / assignment / f"{notebook}.ipynb",
-                                         Path(course) / "autograded" / student / assignment / f"{notebook}.ipynb")
-                       if path.is_file()), None)
+        source = _graded_notebook(course, assignment, student, notebook)
         if source is None:
             continue
         requests, inputs, files, truth = [], {}, {}, {}
@@ -709,28 +807,45 @@ def verify_student(course, db_url, assignment, student, *, scratch_root=None, li
         folder = captures_folder(course, assignment, student)
         if not folder.is_dir():  # graded by plain `nbgrader autograde`: the kernel kept them next to the notebook
             folder = course / "autograded" / student / assignment / "verify"
-        kept = [(n, c, g) for n, c, g in found if (folder / f"{c.grade_id}.keras").is_file()]
-        seeds = {c.grade_id: seed_for(secret, assignment, student, c.grade_id) for _, c, _ in found}
-        scored = dict(zip([c.grade_id for _, c, _ in kept], score_models(
-            [(folder / f"{c.grade_id}.keras", assignment, n, c.grade_id, seeds[c.grade_id]) for n, c, _ in kept],
-            keras_process=keras_process)))
-        own = {(n, c): folder / f"{c.grade_id}.keras" for n, c, g in kept if scored[c.grade_id].get("needs_sandbox")
-               and g.auto_score is not None and g.auto_score >= g.max_score}
-        if own and (not sandboxed or not sandbox.problems()):
-            temporary = None if scratch_root else Path(tempfile.mkdtemp(prefix="course-grader-"))
-            if temporary:
+        seeds = {c.grade_id: seed_for(secret, assignment, student, c.seed_name or c.grade_id) for _, c, _ in found}
+        models = {c.grade_id: folder / f"{c.grade_id}.keras" for _, c, _ in found if c.retrained is None}
+        not_retrained = {}  # grade_id -> why the judge's training of it gave no model
+        temporary = None
+        try:
+            if scratch_root is None and (not sandboxed or not sandbox.problems()):
+                temporary = Path(tempfile.mkdtemp(prefix="course-grader-"))
                 os.chmod(temporary, 0o711)
-            try:
+            for (notebook, spec), checks in _by_retraining(found).items():
+                if not any(_passed(grade) for _, grade in checks):
+                    continue  # nothing to take back
+                first = checks[0][0]  # its checks share one seed (``seed_name``)
+                if temporary is None and scratch_root is None:
+                    model, why = None, f"it could not run in the sandbox here ({'; '.join(sandbox.problems())})"
+                else:
+                    model, why = retrain(course, assignment, student, notebook, first, seeds[first.grade_id],
+                                         scratch_root=scratch_root or temporary, limits=limits or Limits(),
+                                         sandboxed=sandboxed, into=folder, keras_process=keras_process)
+                for check, _ in checks:
+                    models[check.grade_id] = model
+                    not_retrained[check.grade_id] = why
+            kept = [(n, c, g) for n, c, g in found if models.get(c.grade_id) and models[c.grade_id].is_file()]
+            scored = dict(zip([c.grade_id for _, c, _ in kept], score_models(
+                [(models[c.grade_id], assignment, n, c.grade_id, seeds[c.grade_id]) for n, c, _ in kept],
+                keras_process=keras_process)))
+            own = {(n, c): models[c.grade_id] for n, c, g in kept if scored[c.grade_id].get("needs_sandbox")
+                   and _passed(g)}
+            if own and (not sandboxed or not sandbox.problems()):
                 scored.update(_score_own_classes(course, assignment, student, own, seeds,
                                                  scratch_root=scratch_root or temporary, limits=limits or Limits(),
                                                  sandboxed=sandboxed))
-            finally:
-                if temporary:
-                    shutil.rmtree(temporary, ignore_errors=True)
+        finally:
+            if temporary:
+                shutil.rmtree(temporary, ignore_errors=True)
         captures = None
         for notebook, check, grade in found:
-            passed_in_kernel = grade.auto_score is not None and grade.auto_score >= grade.max_score
-            score = scored.get(check.grade_id, _unscored("no model was kept for verification"))
+            passed_in_kernel = _passed(grade)
+            retrained = not_retrained.get(check.grade_id)
+            score = scored.get(check.grade_id, _unscored(retrained or "no model was kept for verification"))
             accuracy, why = score["accuracy"], score["error"]
             verified = None if accuracy is None else accuracy >= check.target - check.tolerance
             problem = None
@@ -743,13 +858,18 @@ def verify_student(course, db_url, assignment, student, *, scratch_root=None, li
             row = {"student": student, "grade_id": check.grade_id, "in_kernel": grade.auto_score,
                    "verified_accuracy": accuracy, "train_accuracy": score["train_accuracy"], "target": check.target,
                    "corrected": False, "disagrees": verified is not None and passed_in_kernel != verified,
-                   "why": why, "training": problem,
+                   "why": why, "training": problem, "retrained": check.retrained is not None,
                    "flagged": flag(accuracy, score["train_accuracy"], score.get("n_accuracy"),
-                                   score.get("n_train_accuracy"))}
+                                   score.get("n_train_accuracy"), check.compared_with)}
             if passed_in_kernel and verified is not True:  # a kernel's pass alone never gives points
                 grade.manual_score = 0.0
                 comment = gradebook.find_comment(check.answer_id, notebook, assignment, student)
-                if problem:
+                if retrained:
+                    note = (f"Verified outside your notebook: {check.grade_id} passed in the notebook, but when the "
+                            f"grader called {check.retrained.function} again, outside your notebook, on other "
+                            f"training images, {retrained}. Its points are set to 0. Train only on the arguments "
+                            "your function is given, within the budget.")
+                elif problem:
                     note = (f"Verified outside your notebook: {check.grade_id} passed in the notebook, but the model "
                             f"it trained does not follow the task: {problem}. Its points are set to 0.")
                 elif verified is False:
@@ -771,8 +891,32 @@ def verify_student(course, db_url, assignment, student, *, scratch_root=None, li
     return rows
 
 
+def _draw_here(assignment, notebook, grade_id, seed, path):
+    """Run in the fresh process: the training data of a check's ``Retrain``, written to ``path`` (``.npz``)."""
+    check = next(c for c in CHECKS[assignment][notebook] if c.grade_id == grade_id)
+    images, labels = check.retrained.data(seed)
+    np.savez(path, images=images, labels=labels)
+    return {"images": list(images.shape)}
+
+
+def _passed(grade):
+    return grade.auto_score is not None and grade.auto_score >= grade.max_score
+
+
+def _by_retraining(found):
+    """``{(notebook, Retrain): [(check, grade), ...]}``: the checks that score one model the judge trains again."""
+    groups = {}
+    for notebook, check, grade in found:
+        if check.retrained is not None:
+            groups.setdefault((notebook, check.retrained), []).append((check, grade))
+    return groups
+
+
 def _answer(payload):
-    """One request of ``KerasProcess``: inspect models (a dict) or score them (a list)."""
+    """One request of ``KerasProcess``: inspect models (a dict), draw a retraining's data, or score models (a
+    list)."""
+    if isinstance(payload, dict) and "draw" in payload:
+        return _draw_here(*payload["draw"])
     if isinstance(payload, dict):
         return {key: _inspect_here(key, path, payload.get("behaviour")) for key, path in payload["inspect"].items()}
     return [_score_here(path, assignment, notebook, grade_id, int(seed))

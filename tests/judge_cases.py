@@ -401,8 +401,10 @@ SLOW_IN_A_KERNEL = {"sleeps_forever"}
 
 # --- Trained on the test split -------------------------------------------------------------------------------
 # The data of exercises 3 to 5 are public, test split included. These answers train on the split the tests score
-# on, so they pass in the kernel and outside it; the verifier sees their test accuracy far above their accuracy on
-# the training data they were given, and the learner's status is ``flagged`` for the instructor (scores stand).
+# on, so they pass in the kernel. Exercise 3's passes outside it too; the verifier sees its test accuracy far above
+# its accuracy on the training data it was given, and the learner's status is ``flagged`` for the instructor
+# (scores stand). Exercise 5's model is trained again by the judge (``grader.verify.Retrain``), where no copy of the
+# data set is in reach: loading it fails, and both model cells score 0.
 TRAINED_ON_THE_TEST_SPLIT = {
     "ch03_learning_rate": {"train_given_model": _src("""
         def train_given_model(X, y, learning_rate):

@@ -294,3 +294,50 @@ def test_the_forked_runner_is_as_sandboxed_as_a_runner_of_its_own(scratch, monke
     for facts in got:
         assert facts == [uid, 1, 0, 0, 1, facts[5], 3, 0, 1, 1], facts
         assert facts[5] <= 2  # itself, and at most a helper of its own
+
+
+RETRAIN_PROBE = '''
+import os
+import time
+def fit_fashion(images, labels):
+    seen = {folder: sorted(os.listdir(folder)) if os.path.isdir(folder) else None for folder in FOLDERS}
+    time.sleep(WAIT)
+    raise RuntimeError(f"saw {seen}; {len(images)} images; classes {sorted(set(labels.tolist()))}")
+'''
+
+
+@pytest.mark.slow
+def test_the_judge_trains_fit_fashion_again_out_of_reach_of_the_data_and_times_it(scratch, tmp_path):
+    """Exercise 5's model is trained again by the judge (``grader.verify.Retrain``): the learner's ``fit_fashion``
+    runs in the sandbox on 50,000 training images, with every copy of the data sets the grader knows of covered
+    (empty), and it is stopped at its time budget, measured outside the learner's code."""
+    import dataclasses
+    import os
+    import time
+
+    from grader.run import INTAKE
+    from grader.verify import data_set_copies, retrain
+
+    check = next(c for c in MODEL_CHECKS["ch05_multiclass"]["ch05_multiclass"] if c.retrained)
+    copies = data_set_copies(scratch)
+    assert copies and all(os.listdir(folder) for folder in copies)  # what the runner must not see
+    folder = tmp_path / "course" / INTAKE / "probe" / "ch05_multiclass"
+    folder.mkdir(parents=True)
+    got = {}
+    for wait, budget in ((0, 90), (60, 2)):
+        code = f"FOLDERS = {[str(path) for path in copies]!r}\nWAIT = {wait}\n" + RETRAIN_PROBE
+        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)]),
+                       folder / "ch05_multiclass.ipynb")
+        timed = dataclasses.replace(check, retrained=dataclasses.replace(check.retrained, budget=budget, allowance=8))
+        start = time.monotonic()
+        got[budget] = retrain(tmp_path / "course", "ch05_multiclass", "probe", "ch05_multiclass", timed, 1234,
+                              scratch_root=scratch, limits=LIMITS, sandboxed=True, into=tmp_path / "kept")
+        got[budget] += (time.monotonic() - start,)
+    model, why, _ = got[90]
+    assert model is None
+    for path in copies:
+        assert f"'{path}': []" in why, why
+    assert "50000 images; classes [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]" in why, why
+    model, why, seconds = got[2]
+    assert model is None and "more than its 2 s budget" in why, why
+    assert seconds < 50  # stopped at 2 + 8 s (and the data drawn), not after the learner's 60 s

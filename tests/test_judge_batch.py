@@ -6,7 +6,9 @@ For each exercise one batch grades, with a real ``nbgrader autograde`` in the sa
 - every adversarial submission of ``tests/judge_cases.py``: each loses exactly its cells. To keep the batch short
   they leave the training tasks unanswered, so those cells score zero too;
 - exercises 3 and 5 (public data): a learner who trains on the test split the tests score on gets full marks in
-  the kernel and outside it, and the status ``flagged`` (``grader.verify.flag``);
+  the kernel. On exercise 3 they keep them, with the status ``flagged`` (``grader.verify.flag``); on exercise 5
+  the judge trains their ``fit_fashion`` again with no data set in reach (``grader.verify.Retrain``), and both
+  model cells score 0. The reference keeps full marks there, trained again on 50,000 images the secret draws;
 - exercise 3: a learner who silences the kernel's check and trains four times longer than the task says loses
   both model cells (the verifier reads the saved optimizer);
 - exercise 4: a learner whose scaler is a class of their own, not affine, keeps full marks (the verifier applies
@@ -68,8 +70,10 @@ def plan(assignment):
         students["trained_otherwise"] = ({**answers, **TRAINED_OTHERWISE[assignment]}, model_cells, "graded")
     if assignment in SCORED_IN_THE_SANDBOX:
         students["own_preprocessing_class"] = ({**answers, **SCORED_IN_THE_SANDBOX[assignment]}, [], "graded")
-    if assignment in TRAINED_ON_THE_TEST_SPLIT:
-        students["trained_on_the_test_split"] = ({**answers, **TRAINED_ON_THE_TEST_SPLIT[assignment]}, [], "flagged")
+    if assignment in TRAINED_ON_THE_TEST_SPLIT:  # flagged; where the judge trains the model again, its cells fail
+        retrained = any(check.retrained for check in MODEL_CHECKS[assignment][assignment])
+        students["trained_on_the_test_split"] = ({**answers, **TRAINED_ON_THE_TEST_SPLIT[assignment]},
+                                                 model_cells if retrained else [], "graded" if retrained else "flagged")
     return students
 
 
@@ -102,6 +106,8 @@ def test_the_gradebook_holds_the_judges_scores(tmp_path, assignment):
         assert results[student]["status"] == status, results[student]["message"]
         if student == "trained_otherwise":
             assert "training steps; the task allows exactly 215" in results[student]["message"]
+        if student == "trained_on_the_test_split" and status == "graded":  # exercise 5: no data set in reach
+            assert "trained again outside it" in results[student]["message"], results[student]["message"]
         if status == "flagged":  # the instructor reads why, and the learner still gets feedback
             print(student, assignment, results[student]["message"])
             assert "flagged for review" in results[student]["message"]
