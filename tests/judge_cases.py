@@ -432,8 +432,30 @@ TRAINED_ON_THE_TEST_SPLIT = {
 
 # --- Honest models the verifier scores in the sandbox -------------------------------------------------------------
 # A preprocessing of the learner's own that is not affine is kept pickled by the kernel and applied in the sandbox
-# only; these must keep full marks.
+# only; a model of the learner's own class (here a subclassed tf.keras model with a separate Softmax layer, which
+# the judge trains again on exercise 5) is loaded and run there too. These must keep full marks.
 SCORED_IN_THE_SANDBOX = {
+    "ch05_multiclass": {"fit_fashion": _src("""
+        import tensorflow as tf
+        class Fashion(tf.keras.Model):
+            def __init__(self, **kwargs):
+                super().__init__(**kwargs)
+                self.scale = tf.keras.layers.Rescaling(1 / 255)
+                self.flat = tf.keras.layers.Flatten()
+                self.hidden = tf.keras.layers.Dense(256, activation="relu")
+                self.logits = tf.keras.layers.Dense(10)
+                self.softmax = tf.keras.layers.Softmax()
+            def call(self, images):
+                return self.softmax(self.logits(self.hidden(self.flat(self.scale(images)))))
+        def fit_fashion(images, labels):
+            steps = 8 * int(np.ceil(len(images) / 128))
+            schedule = tf.keras.optimizers.schedules.CosineDecay(initial_learning_rate=0.002, decay_steps=steps)
+            model = Fashion()
+            model.compile(optimizer=tf.keras.optimizers.Adam(learning_rate=schedule),
+                          loss="sparse_categorical_crossentropy")
+            model.fit(images, labels, epochs=8, batch_size=128, verbose=0)
+            return model
+    """)},
     "ch04_normalization": {"fit_machines": _src("""
         class LogScaler:  # standardises log(1 + x): not affine, so the grader applies it in the sandbox
             def fit(self, X):

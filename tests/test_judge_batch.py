@@ -12,7 +12,8 @@ For each exercise one batch grades, with a real ``nbgrader autograde`` in the sa
 - exercise 3: a learner who silences the kernel's check and trains four times longer than the task says loses
   both model cells (the verifier reads the saved optimizer);
 - exercise 4: a learner whose scaler is a class of their own, not affine, keeps full marks (the verifier applies
-  it in the sandbox).
+  it in the sandbox); exercise 5: so does a learner whose model is a subclassed ``tf.keras`` model, which the judge
+  trains again and the verifier scores in the sandbox.
 
 ``nbgrader export`` and ``python -m grader export`` agree. Every exercise's batch runs on SQLite and again on a real
 PostgreSQL server; exercise 1's faulty and tampering submissions are in ``tests/test_grading_batch.py`` (on SQLite
@@ -69,7 +70,7 @@ def plan(assignment):
     if assignment in TRAINED_OTHERWISE:
         students["trained_otherwise"] = ({**answers, **TRAINED_OTHERWISE[assignment]}, model_cells, "graded")
     if assignment in SCORED_IN_THE_SANDBOX:
-        students["own_preprocessing_class"] = ({**answers, **SCORED_IN_THE_SANDBOX[assignment]}, [], "graded")
+        students["own_class_scored_in_the_sandbox"] = ({**answers, **SCORED_IN_THE_SANDBOX[assignment]}, [], "graded")
     if assignment in TRAINED_ON_THE_TEST_SPLIT:  # flagged; where the judge trains the model again, its cells fail
         retrained = any(check.retrained for check in MODEL_CHECKS[assignment][assignment])
         students["trained_on_the_test_split"] = ({**answers, **TRAINED_ON_THE_TEST_SPLIT[assignment]},
