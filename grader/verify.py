@@ -110,11 +110,13 @@ class Retrain:
     """
     function: str
     data: object
+    data_in_words: str  # for the learner's feedback
     budget: int
     allowance: int = 30
 
 
-FIT_FASHION = Retrain("fit_fashion", _fashion("retrain"), budget=90)
+FIT_FASHION = Retrain("fit_fashion", _fashion("retrain"), "50,000 of the training images, with the classes numbered "
+                      "in another order", budget=90)
 
 
 def _public(grade_id, answer_id, loader, seed, target, scale=1.0, trained_with=None):
@@ -229,7 +231,8 @@ CHECKS = {
     },
     "ch05_multiclass": {
         "ch05_multiclass": [
-            # Trained again by the judge, timed outside the learner's code, on images it does not hand out.
+            # The judge's model, not the kernel's: fit_fashion trained again on 50,000 training images the secret
+            # draws, classes renumbered, timed outside the learner's code; 10,000 held back for ``flag``.
             *(Check(grade_id, "fit_fashion", _fashion(half), 0.88, 0.01, trained_on=_fashion("held back"),
                     retrained=FIT_FASHION, seed_name="fit_fashion",
                     compared_with="its accuracy {train:.3f} on training images it was not given")
@@ -866,8 +869,8 @@ def verify_student(course, db_url, assignment, student, *, scratch_root=None, li
                 comment = gradebook.find_comment(check.answer_id, notebook, assignment, student)
                 if retrained:
                     note = (f"Verified outside your notebook: {check.grade_id} passed in the notebook, but when the "
-                            f"grader called {check.retrained.function} again, outside your notebook, on other "
-                            f"training images, {retrained}. Its points are set to 0. Train only on the arguments "
+                            f"grader called {check.retrained.function} again, outside your notebook, on "
+                            f"{check.retrained.data_in_words}, {retrained}. Its points are set to 0. Train only on the arguments "
                             "your function is given, within the budget.")
                 elif problem:
                     note = (f"Verified outside your notebook: {check.grade_id} passed in the notebook, but the model "

@@ -109,6 +109,8 @@ def test_the_gradebook_holds_the_judges_scores(tmp_path, assignment):
             assert "training steps; the task allows exactly 215" in results[student]["message"]
         if student == "trained_on_the_test_split" and status == "graded":  # exercise 5: no data set in reach
             assert "trained again outside it" in results[student]["message"], results[student]["message"]
+            feedback = (scratch / "feedback" / student / assignment / f"{assignment}.html").read_text()
+            assert "when the grader called fit_fashion again, outside your notebook" in feedback
         if status == "flagged":  # the instructor reads why, and the learner still gets feedback
             print(student, assignment, results[student]["message"])
             assert "flagged for review" in results[student]["message"]
