@@ -315,10 +315,11 @@ def _kill_tree(process):
 
 
 def run_job(folder, cells, requests, inputs, scratch_root, limits, sandboxed, files=(), *, seconds=None, hide=()):
-    """Write a runner's job into ``folder`` (its cells, requests, input arrays and ``files`` to copy in), hand it to
-    the sandbox user, and run it (``run_in_sandbox``, stopped after ``seconds``); its results are then in
-    ``folder/out``. ``hide``: folders the runner covers before the learner's code runs (``grader.runner._hide``);
-    the data sets are then not linked into its Keras home either."""
+    """Write a runner's job into ``folder`` (its cells, requests, input arrays, or an ``.npz`` file of them written
+    by the instructor's code, and ``files`` to copy in), hand it to the sandbox user, and run it
+    (``run_in_sandbox``, stopped after ``seconds``); its results are then in ``folder/out``. ``hide``: folders the
+    runner covers before the learner's code runs (``grader.runner._hide``); the data sets are then not linked into
+    its Keras home either."""
     shutil.rmtree(folder, ignore_errors=True)
     if sandboxed:  # another learner's code, graded at the same time as the same user, cannot list its parent
         folder.parent.mkdir(parents=True, exist_ok=True)
@@ -326,7 +327,10 @@ def run_job(folder, cells, requests, inputs, scratch_root, limits, sandboxed, fi
     (folder / "out").mkdir(parents=True)
     (folder / "tmp").mkdir()
     (folder / "job.json").write_text(json.dumps({"cells": cells, "requests": requests, "hide": list(map(str, hide))}))
-    np.savez(folder / "inputs.npz", **inputs)
+    if isinstance(inputs, (str, Path)):
+        shutil.copyfile(inputs, folder / "inputs.npz")
+    else:
+        np.savez(folder / "inputs.npz", **inputs)
     for name, source in dict(files).items():
         shutil.copyfile(source, folder / name)
     datasets = Path(scratch_root) / "keras-datasets"

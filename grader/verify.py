@@ -127,6 +127,7 @@ def _public(grade_id, answer_id, loader, seed, target, scale=1.0, trained_with=N
 
 
 COMPARED = "its accuracy {train:.3f} on the training data it was given"
+COMPARED_HELD_BACK = "its accuracy {train:.3f} on training images it was not given"  # a ``Retrain``'s held-back rows
 FALLBACK_RATE = 0.01  # exercise 3's, as its hidden tests use it
 
 
@@ -169,8 +170,9 @@ def flag(accuracy, train_accuracy, n_test, n_train, compared_with=COMPARED):
     exceed 0.02 and three standard errors of the difference of two proportions, so that sampling noise never flags an
     honest model; on the small, easy data sets (wine) a model trained on the test split may stay under it, and is
     not flagged.
-    ``tests/test_judge_batch.py`` grades such a learner on exercise 3. For exercise 5, ``compared_with`` is the
-    accuracy on the 10,000 training images the judge's retraining held back, which an honest model also never saw.
+    ``tests/test_judge_batch.py`` grades such a learner on exercise 3. For a model the judge trained again
+    (exercise 5) the comparison is with the training images its retraining held back (``COMPARED_HELD_BACK``),
+    which an honest model never saw either.
     """
     if accuracy is None or train_accuracy is None:
         return None
@@ -193,8 +195,12 @@ class Check:
     trained_on: object = None  # seed -> (X, y), the data the exercise handed out to train on, for ``flag``
     trained_with: object = None  # captures -> {"optimizer", "learning_rate", "steps"} the task prescribes
     retrained: Retrain = None  # the judge trains the model again itself: the kernel's kept model is not used
-    seed_name: str = None  # checks with the same name share their secret seed (default: each its grade_id)
-    compared_with: str = COMPARED  # what ``trained_on`` is, in ``flag``'s words
+
+    @property
+    def seed_name(self):
+        """What its secret seed is drawn for: the checks of one ``Retrain`` share it (one training, one renumbering
+        of the classes), every other check has its own."""
+        return self.retrained.function if self.retrained is not None else self.grade_id
 
 
 CHECKS = {
@@ -234,8 +240,7 @@ CHECKS = {
             # The judge's model, not the kernel's: fit_fashion trained again on 50,000 training images the secret
             # draws, classes renumbered, timed outside the learner's code; 10,000 held back for ``flag``.
             *(Check(grade_id, "fit_fashion", _fashion(half), 0.88, 0.01, trained_on=_fashion("held back"),
-                    retrained=FIT_FASHION, seed_name="fit_fashion",
-                    compared_with="its accuracy {train:.3f} on training images it was not given")
+                    retrained=FIT_FASHION)
               for grade_id, half in (("test_fit_fashion_reaches_the_target_within_budget", "first half"),
                                      ("test_fit_fashion_on_the_other_half", "second half"))),
         ],
@@ -696,17 +701,12 @@ def retrain(course, assignment, student, notebook, check, seed, *, scratch_root,
     if source is None:
         return None, "its notebook was not found"
     job = Path(scratch_root) / "judge" / sandbox.private_name(student, assignment, notebook, "retrain")
-    drawn = Path(tempfile.mkdtemp(prefix="course-grader-draw-")) / "data.npz"
-    try:
-        _ask({"draw": [assignment, notebook, check.grade_id, seed, str(drawn)]}, 300, 4 * 2**30, keras_process)
-        with np.load(drawn, allow_pickle=False) as stored:
-            inputs = {"images": stored["images"], "labels": stored["labels"]}
-    finally:
-        shutil.rmtree(drawn.parent, ignore_errors=True)
+    drawn = Path(tempfile.mkdtemp(prefix="course-grader-draw-")) / "inputs.npz"
     request = {"id": "retrained", "kind": "save", "function": spec.function, "seed": seed % 2**31,
                "args": [{"array": "images"}, {"array": "labels"}]}
     try:
-        returncode, log = run_job(job, definitions(nbformat.read(source, as_version=4)), [request], inputs,
+        _ask({"draw": [assignment, notebook, check.grade_id, seed, str(drawn)]}, 300, 4 * 2**30, keras_process)
+        returncode, log = run_job(job, definitions(nbformat.read(source, as_version=4)), [request], drawn,
                                   scratch_root, limits, sandboxed, seconds=spec.budget + spec.allowance,
                                   hide=data_set_copies(scratch_root) if sandboxed else ())
         if returncode is None:
@@ -721,6 +721,7 @@ def retrain(course, assignment, student, notebook, check, seed, *, scratch_root,
         shutil.copyfile(model, kept)
         return kept, None
     finally:
+        shutil.rmtree(drawn.parent, ignore_errors=True)
         shutil.rmtree(job, ignore_errors=True)
 
 
@@ -810,23 +811,33 @@ def verify_student(course, db_url, assignment, student, *, scratch_root=None, li
         folder = captures_folder(course, assignment, student)
         if not folder.is_dir():  # graded by plain `nbgrader autograde`: the kernel kept them next to the notebook
             folder = course / "autograded" / student / assignment / "verify"
-        seeds = {c.grade_id: seed_for(secret, assignment, student, c.seed_name or c.grade_id) for _, c, _ in found}
+        seeds = {c.grade_id: seed_for(secret, assignment, student, c.seed_name) for _, c, _ in found}
         models = {c.grade_id: folder / f"{c.grade_id}.keras" for _, c, _ in found if c.retrained is None}
         not_retrained = {}  # grade_id -> why the judge's training of it gave no model
-        temporary = None
+        temporary = []  # the scratch root made on first need, when none was given
+
+        def sandbox_root():
+            """Where the sandbox runs this learner's code, or None where it cannot run here."""
+            if sandboxed and sandbox.problems():
+                return None
+            if scratch_root is not None:
+                return scratch_root
+            if not temporary:
+                temporary.append(Path(tempfile.mkdtemp(prefix="course-grader-")))
+                os.chmod(temporary[0], 0o711)
+            return temporary[0]
+
         try:
-            if scratch_root is None and (not sandboxed or not sandbox.problems()):
-                temporary = Path(tempfile.mkdtemp(prefix="course-grader-"))
-                os.chmod(temporary, 0o711)
             for (notebook, spec), checks in _by_retraining(found).items():
                 if not any(_passed(grade) for _, grade in checks):
                     continue  # nothing to take back
                 first = checks[0][0]  # its checks share one seed (``seed_name``)
-                if temporary is None and scratch_root is None:
+                root = sandbox_root()
+                if root is None:
                     model, why = None, f"it could not run in the sandbox here ({'; '.join(sandbox.problems())})"
                 else:
                     model, why = retrain(course, assignment, student, notebook, first, seeds[first.grade_id],
-                                         scratch_root=scratch_root or temporary, limits=limits or Limits(),
+                                         scratch_root=root, limits=limits or Limits(),
                                          sandboxed=sandboxed, into=folder, keras_process=keras_process)
                 for check, _ in checks:
                     models[check.grade_id] = model
@@ -837,13 +848,12 @@ def verify_student(course, db_url, assignment, student, *, scratch_root=None, li
                 keras_process=keras_process)))
             own = {(n, c): models[c.grade_id] for n, c, g in kept if scored[c.grade_id].get("needs_sandbox")
                    and _passed(g)}
-            if own and (not sandboxed or not sandbox.problems()):
-                scored.update(_score_own_classes(course, assignment, student, own, seeds,
-                                                 scratch_root=scratch_root or temporary, limits=limits or Limits(),
-                                                 sandboxed=sandboxed))
+            if own and (root := sandbox_root()) is not None:
+                scored.update(_score_own_classes(course, assignment, student, own, seeds, scratch_root=root,
+                                                 limits=limits or Limits(), sandboxed=sandboxed))
         finally:
-            if temporary:
-                shutil.rmtree(temporary, ignore_errors=True)
+            for made in temporary:
+                shutil.rmtree(made, ignore_errors=True)
         captures = None
         for notebook, check, grade in found:
             passed_in_kernel = _passed(grade)
@@ -863,7 +873,8 @@ def verify_student(course, db_url, assignment, student, *, scratch_root=None, li
                    "corrected": False, "disagrees": verified is not None and passed_in_kernel != verified,
                    "why": why, "training": problem, "retrained": check.retrained is not None,
                    "flagged": flag(accuracy, score["train_accuracy"], score.get("n_accuracy"),
-                                   score.get("n_train_accuracy"), check.compared_with)}
+                                   score.get("n_train_accuracy"),
+                                   COMPARED_HELD_BACK if check.retrained is not None else COMPARED)}
             if passed_in_kernel and verified is not True:  # a kernel's pass alone never gives points
                 grade.manual_score = 0.0
                 comment = gradebook.find_comment(check.answer_id, notebook, assignment, student)
