@@ -3,7 +3,6 @@
 The chapters are executed once per session, by the book build that the site tests open too (``built_book`` in
 ``tests/conftest.py``); these tests read each executed notebook back from that build's execute cache."""
 
-from pathlib import Path
 
 import nbformat
 import pytest

@@ -16,7 +16,6 @@ the log carries no false alarm, ``export`` does not overwrite nbgrader's CSV, an
 
 import csv
 import hashlib
-import json
 import os
 import re
 import shutil

@@ -13,7 +13,6 @@ import json
 import shutil
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from urllib.parse import urljoin
 
 import nbformat
