@@ -37,7 +37,6 @@ class Expected:
     status: str = "graded"
     feedback: list = field(default_factory=list)  # text the learner's feedback must contain
     corrected: list = field(default_factory=list)  # cells the out-of-kernel verifier must set to 0
-    mixed: bool = True             # part of the mixed batch graded one by one, on 2 workers and on PostgreSQL
 
 
 def _before(answers, grade_id, code):
@@ -121,14 +120,14 @@ def fixtures(answers):
         "00_reference": (answers, Expected([])),
         "00_too_little_training": (_replace(answers, "train_model", WEAK), Expected(T2, feedback=["accuracy"])),
         "01_infinite_loop": (_before(answers, "to_labels", "while True:\n    pass\n"),
-                             Expected([], feedback=["CellTimeoutError"], mixed=False)),
+                             Expected([], feedback=["CellTimeoutError"])),
         "02_endless_print": (_before(answers, "to_labels", "while True:\n    print('spam ' * 20)\n"),
-                             Expected([], feedback=["dropped the rest of this cell's output"], mixed=False)),
+                             Expected([], feedback=["dropped the rest of this cell's output"])),
         "03_million_epochs": ({**answers, "train_model": answers["train_model"].replace("epochs=50", "epochs=10**6")},
-                              Expected(T2, feedback=["CellTimeoutError"], mixed=False)),
+                              Expected(T2, feedback=["CellTimeoutError"])),
         "04_os_exit": (_before(answers, "to_labels", "import os\nos._exit(1)\n"), Expected([], feedback=["KernelDied"])),
         "04_kill_own_process": (_before(answers, "boundary_x2", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)\n"),
-                                Expected([], feedback=["KernelDied"], mixed=False)),
+                                Expected([], feedback=["KernelDied"])),
         "05_memory_bomb": (_before(answers, "to_labels", "hoard = bytearray(64 * 2**30)\n"),
                            Expected([], feedback=["MemoryError"])),
         "06_background_process": (_after(answers, "to_labels", """\
@@ -144,8 +143,8 @@ def fixtures(answers):
                                                                  "    return probabilities\n"), Expected(T3)),
         "09_inflated_points": (_replace(answers, "build_model", two_softmax.replace("### END SOLUTION", "")),
                                Expected(["test_build_model_is_one_sigmoid_neuron"])),
-        "09_duplicate_id": (answers, Expected(T3, feedback=["Two cells had the id"], mixed=False)),
-        "09_other_kernelspec": (answers, Expected([], mixed=False)),
+        "09_duplicate_id": (answers, Expected(T3, feedback=["Two cells had the id"])),
+        "09_other_kernelspec": (answers, Expected([])),
         "10_silenced_errors": (_before(_replace(answers, "to_labels", "def to_labels(p, threshold=0.5):\n    return p\n"),
                                        "to_labels", """\
             import io, sys
@@ -174,7 +173,7 @@ def fixtures(answers):
         "13_nan_accuracy": (_replace(answers, "train_model", textwrap.dedent("""\
             import helpers.grading
             helpers.grading.accuracy = lambda *args, **kwargs: float("nan")
-            """) + UNTRAINED), Expected(T2, mixed=False)),
+            """) + UNTRAINED), Expected(T2)),
         "14_hardcoded_predictions": (_replace(answers, "train_model", """\
             def train_model(model, X, y):
                 known = y_test[:, None].astype("float32")  # the visible test split's labels
@@ -199,14 +198,13 @@ def fixtures(answers):
                                 Expected(T1 + T2, feedback=["Keras model"])),
         "17_function_for_a_model": (_replace(answers, "build_model", "def build_model(learning_rate=0.1):\n"
                                                                      "    return single_neuron_task\n"),
-                                    Expected(T1 + T2, feedback=["Keras model"], mixed=False)),
+                                    Expected(T1 + T2, feedback=["Keras model"])),
         "18_wrong_output_shape": (_replace(answers, "build_model", two_softmax.replace("### END SOLUTION", "")),
                                   Expected(["test_build_model_is_one_sigmoid_neuron"])),
         "19_not_json": (None, Expected([*T1, *T2, *T3, *T4], status="invalid", feedback=["not a valid notebook"])),
         "19_missing_notebook": (None, Expected([*T1, *T2, *T3, *T4], status="missing", feedback=["No notebook"])),
         "19_renamed_notebook": (answers, Expected([], feedback=["instead of"])),
-        "20_huge_notebook": (None, Expected([*T1, *T2, *T3, *T4], status="too large", feedback=["the limit is"],
-                                            mixed=False)),
+        "20_huge_notebook": (None, Expected([*T1, *T2, *T3, *T4], status="too large", feedback=["the limit is"])),
         "21_network_access": (_before(answers, "to_labels", """\
             import urllib.request
             urllib.request.urlopen("https://pypi.org/simple/", timeout=10).read()
@@ -217,20 +215,20 @@ def fixtures(answers):
                 warnings.warn("a library warning on standard error")
                 print("training...", file=sys.stderr)
                 return model.fit(X, y, epochs=50, batch_size=32, verbose=0)
-            """), Expected([], mixed=False)),
+            """), Expected([])),
         "23_write_the_gradebook": (_before(answers, "to_labels", """\
             import sqlite3
             sqlite3.connect("../../../gradebook.db").execute("update grade set manual_score = 99")
             """), Expected([], feedback=["OperationalError"])),
         "23_plant_grader_files": (_before(answers, "boundary_x2", """\
             open("../planted_for_the_next_kernel.py", "w").write("import os")  # beside other learners' kernels
-            """), Expected([], feedback=["PermissionError"], mixed=False)),
+            """), Expected([], feedback=["PermissionError"])),
         "24_skipped_keeping_and_patched_accuracy": (_replace(answers, "train_model", textwrap.dedent("""\
             import helpers.grading
             helpers.grading.keep_for_verification = lambda *args, **kwargs: None  # nothing for the verifier
             helpers.grading.accuracy = lambda *args, **kwargs: 1.0
-            """) + UNTRAINED), Expected(T2, corrected=T2, feedback=["could not be checked outside it"], mixed=False)),
-        "25_subclassed_model": (_replace(answers, "build_model", SUBCLASSED), Expected([], mixed=False)),
+            """) + UNTRAINED), Expected(T2, corrected=T2, feedback=["could not be checked outside it"])),
+        "25_subclassed_model": (_replace(answers, "build_model", SUBCLASSED), Expected([])),
         "_notebook_edits": ({
             "07_deleted_hidden_test": notebook_edit(delete_hidden_threshold_test),
             "08_edited_locked_test": notebook_edit(comment_out_visible_test),

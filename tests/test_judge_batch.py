@@ -15,9 +15,11 @@ For each exercise one batch grades, with a real ``nbgrader autograde`` in the sa
   it in the sandbox); exercise 5: so does a learner whose model is a subclassed ``tf.keras`` model, which the judge
   trains again and the verifier scores in the sandbox.
 
-``nbgrader export`` and ``python -m grader export`` agree. Every exercise's batch runs on SQLite and again on a real
-PostgreSQL server; exercise 1's faulty and tampering submissions are in ``tests/test_grading_batch.py`` (on SQLite
-and PostgreSQL too).
+``nbgrader export`` and ``python -m grader export`` agree. Every exercise's batch runs on SQLite; exercises 3 and 5
+run again on a real PostgreSQL server, since between them they hold every way a verdict is written (the judge's, the
+verifier's corrections, a flagged learner, a model scored in the sandbox, a model trained again); the gradebook code
+is the same for every exercise. Exercise 1's faulty and tampering submissions are in ``tests/test_grading_batch.py``
+(on SQLite, and one of each outcome again on PostgreSQL).
 """
 
 import csv
@@ -132,7 +134,21 @@ def test_the_gradebook_holds_the_judges_scores(tmp_path, assignment):
     assert "Judged outside your notebook" in html
 
 
-@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+ON_POSTGRESQL = ["ch03_learning_rate", "ch05_multiclass"]
+
+
+def test_the_exercises_on_postgresql_hold_every_kind_of_verdict():
+    """What the choice of ``ON_POSTGRESQL`` relies on: between them, their batches hold a judge's verdict, a verifier's
+    correction, a flagged learner, a model scored in the sandbox and a model the judge trains again."""
+    students = {name for assignment in ON_POSTGRESQL for name in plan(assignment)}
+    assert {"trained_otherwise", "own_class_scored_in_the_sandbox", "trained_on_the_test_split"} <= students
+    assert any(set(ADVERSARIAL[assignment]) - SLOW_IN_A_KERNEL for assignment in ON_POSTGRESQL)
+    statuses = {status for assignment in ON_POSTGRESQL for *_, status in plan(assignment).values()}
+    assert "flagged" in statuses
+    assert any(check.retrained for assignment in ON_POSTGRESQL for check in MODEL_CHECKS[assignment][assignment])
+
+
+@pytest.mark.parametrize("assignment", ON_POSTGRESQL)
 def test_the_judge_and_the_verifier_write_the_same_scores_into_postgresql(tmp_path, assignment):
     """The same batch on a real PostgreSQL server: every learner ends with the same scores and status as on SQLite
     (the judge's verdicts, the verifier's corrections, a model it scores in the sandbox, a flagged learner)."""
