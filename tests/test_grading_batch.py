@@ -5,7 +5,8 @@
 - One learner of each outcome, graded again one by one (1 worker) against a real PostgreSQL server, gets the same
   scores and status as in the 2-worker batch on SQLite (the judge batches of ``tests/test_judge_batch.py`` also run
   2 workers against PostgreSQL).
-- A stopped batch reruns safely; the time limit of a whole notebook holds; grades export to CSV.
+- A stopped batch reruns safely (on PostgreSQL, with 2 workers); the time limit of a whole notebook holds; grades
+  export to CSV.
 
 These need Linux and root (the sandbox); ``make test`` installs what they need (``tools/install_grading.sh``).
 """
@@ -133,50 +134,60 @@ def test_grades_export_to_csv(batch, tmp_path):
     assert by_name["00_reference"]["score"] == "9.0" and by_name["19_not_json"]["status"] == "invalid"
 
 
-# One learner of each outcome, graded again one by one against PostgreSQL. (All 27 learners once took 12 of the
-# suite's 64 minutes one by one, and again on 2 workers against PostgreSQL; the judge batches run 2 workers on it.)
+# One learner of each outcome, graded again one by one against PostgreSQL, then stopped and rerun there. (All 27
+# learners once took 12 of the suite's 64 minutes one by one, and again on 2 workers against PostgreSQL; the judge
+# batches of exercises 3 and 5 run 2 workers on it.)
 SERIAL = ["00_reference", "00_too_little_training", "05_memory_bomb", "08_edited_locked_test", "11_overridden_predict",
           "17_none_for_a_model", "19_missing_notebook", "19_not_json"]
 
 
-def test_one_by_one_on_postgresql_gives_the_same_scores_as_two_workers_on_sqlite(batch, tmp_path):
-    assert set(SERIAL) <= set(NAMES)
-    scratch, inbox, _ = new_course(tmp_path / "serial", SERIAL)
+@pytest.fixture(scope="module")
+def on_postgresql(tmp_path_factory):
+    """SERIAL graded one by one into a real PostgreSQL server, which stays up for the module's rerun test."""
+    scratch, inbox, _ = new_course(tmp_path_factory.mktemp("serial"), SERIAL)
     with temporary_server() as db_url:
         results = grade_batch(scratch, fx.ASSIGNMENT, inbox, workers=1, db_url=db_url, limits=LIMITS)
-        on_postgres = scores_in(db_url)
-        book = StatusBook(db_url)
-        statuses = {row["student"]: row["status"] for row in book.all(fx.ASSIGNMENT)}
+        yield SimpleNamespace(course=scratch, inbox=inbox, db_url=db_url, results=results, scores=scores_in(db_url))
+
+
+def statuses_in(db_url):
+    book = StatusBook(db_url)
+    try:
+        return {row["student"]: row for row in book.all(fx.ASSIGNMENT)}
+    finally:
         book.close()
-    assert on_postgres == {name: batch.scores[name] for name in SERIAL if name in batch.scores}
-    assert statuses == {r["student"]: r["status"] for r in results} == {n: batch.results[n]["status"] for n in SERIAL}
 
 
-def test_a_stopped_batch_reruns_only_the_unfinished_learners(tmp_path):
-    names = ["00_reference", "00_too_little_training", "19_not_json"]
-    scratch, inbox, _ = new_course(tmp_path / "rerun", names)
-    grade_batch(scratch, fx.ASSIGNMENT, inbox, workers=2, limits=LIMITS)
-    first = scores_in(sqlite(scratch))
+def test_one_by_one_on_postgresql_gives_the_same_scores_as_two_workers_on_sqlite(batch, on_postgresql):
+    assert set(SERIAL) <= set(NAMES)
+    assert on_postgresql.scores == {name: batch.scores[name] for name in SERIAL if name in batch.scores}
+    statuses = {name: row["status"] for name, row in statuses_in(on_postgresql.db_url).items()}
+    assert statuses == {r["student"]: r["status"] for r in on_postgresql.results} == {
+        n: batch.results[n]["status"] for n in SERIAL}
+
+
+def test_a_stopped_batch_reruns_only_the_unfinished_learners(on_postgresql):
+    scratch, inbox, db_url, first = on_postgresql.course, on_postgresql.inbox, on_postgresql.db_url, on_postgresql.scores
     # Stopped mid-way: the reference learner was queued again, another ended in error, and a new learner arrived.
-    StatusBook(sqlite(scratch)).set("00_reference", fx.ASSIGNMENT, "queued")
-    StatusBook(sqlite(scratch)).set("00_too_little_training", fx.ASSIGNMENT, "error")
+    StatusBook(db_url).set("00_reference", fx.ASSIGNMENT, "queued")
+    StatusBook(db_url).set("00_too_little_training", fx.ASSIGNMENT, "error")
     shutil.copytree(inbox / "00_reference", inbox / "late_reference")
-    again = grade_batch(scratch, fx.ASSIGNMENT, inbox, workers=2, limits=LIMITS)
+    again = grade_batch(scratch, fx.ASSIGNMENT, inbox, workers=2, db_url=db_url, limits=LIMITS)
     assert sorted(r["student"] for r in again if not r.get("skipped")) == [
         "00_reference", "00_too_little_training", "late_reference"]
-    [skipped] = [r for r in again if r.get("skipped")]
-    assert skipped["student"] == "19_not_json" and "has not changed" in skipped["skipped"]
-    book = StatusBook(sqlite(scratch))
-    attempts = {row["student"]: row["attempts"] for row in book.all(fx.ASSIGNMENT)}
-    book.close()
-    assert attempts == {"00_reference": 2, "00_too_little_training": 2, "19_not_json": 1, "late_reference": 1}
-    now = scores_in(sqlite(scratch))
+    skipped = {r["student"]: r["skipped"] for r in again if r.get("skipped")}
+    assert sorted(skipped) == sorted(set(SERIAL) - {"00_reference", "00_too_little_training"})
+    assert all("has not changed" in why for why in skipped.values())
+    attempts = {name: row["attempts"] for name, row in statuses_in(db_url).items()}
+    assert attempts == {**{name: 1 for name in SERIAL}, "00_reference": 2, "00_too_little_training": 2,
+                        "late_reference": 1}
+    now = scores_in(db_url)
     assert {k: now[k] for k in first} == first and now["late_reference"] == first["00_reference"]
     # The invalid notebook is replaced by a valid one: only that learner is graded again.
     shutil.copy(inbox / "00_reference" / fx.ASSIGNMENT / fx.NOTEBOOK, inbox / "19_not_json" / fx.ASSIGNMENT / fx.NOTEBOOK)
-    third = grade_batch(scratch, fx.ASSIGNMENT, inbox, workers=1, limits=LIMITS)
+    third = grade_batch(scratch, fx.ASSIGNMENT, inbox, workers=1, db_url=db_url, limits=LIMITS)
     assert [r["student"] for r in third if not r.get("skipped")] == ["19_not_json"]
-    assert scores_in(sqlite(scratch))["19_not_json"] == first["00_reference"]
+    assert scores_in(db_url)["19_not_json"] == first["00_reference"]
 
 
 def test_a_notebook_over_its_time_limit_is_stopped_and_scores_zero(tmp_path):

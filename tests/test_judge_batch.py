@@ -15,13 +15,14 @@ For each exercise one batch grades, with a real ``nbgrader autograde`` in the sa
   it in the sandbox); exercise 5: so does a learner whose model is a subclassed ``tf.keras`` model, which the judge
   trains again and the verifier scores in the sandbox.
 
-``nbgrader export`` and ``python -m grader export`` agree. Every exercise's batch runs on SQLite; exercises 3 and 5
-run again on a real PostgreSQL server, since between them they hold every way a verdict is written (the judge's, the
-verifier's corrections, a flagged learner, a model scored in the sandbox, a model trained again); the gradebook code
-is the same for every exercise. Exercise 1's faulty and tampering submissions are in ``tests/test_grading_batch.py``
-(on SQLite, and one of each outcome again on PostgreSQL).
+``nbgrader export`` and ``python -m grader export`` agree, and the status book says the same as the batch. Exercises 3
+and 5 grade into a real PostgreSQL server, the others into SQLite: between them, exercises 3 and 5 hold every way a
+verdict is written (the judge's, the verifier's corrections, a flagged learner, a model scored in the sandbox, a model
+trained again), and the gradebook code is the same for every exercise. Exercise 1's faulty and tampering submissions
+are in ``tests/test_grading_batch.py`` (on SQLite, and one of each outcome again on PostgreSQL).
 """
 
+import contextlib
 import csv
 import subprocess
 import sys
@@ -98,15 +99,40 @@ def run_batch(tmp_path, assignment, db_url=None):
     return scratch, students, {r["student"]: r for r in results}
 
 
+ON_POSTGRESQL = ["ch03_learning_rate", "ch05_multiclass"]  # the others grade into SQLite
+
+
+def test_the_exercises_on_postgresql_hold_every_kind_of_verdict():
+    """What the choice of ``ON_POSTGRESQL`` relies on: between them, their batches hold a judge's verdict, a verifier's
+    correction, a flagged learner, a model scored in the sandbox and a model the judge trains again."""
+    students = {name for assignment in ON_POSTGRESQL for name in plan(assignment)}
+    assert {"trained_otherwise", "own_class_scored_in_the_sandbox", "trained_on_the_test_split"} <= students
+    assert any(set(ADVERSARIAL[assignment]) - SLOW_IN_A_KERNEL for assignment in ON_POSTGRESQL)
+    statuses = {status for assignment in ON_POSTGRESQL for *_, status in plan(assignment).values()}
+    assert "flagged" in statuses
+    assert any(check.retrained for assignment in ON_POSTGRESQL for check in MODEL_CHECKS[assignment][assignment])
+    assert set(ON_POSTGRESQL) < set(ASSIGNMENTS)
+
+
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_the_gradebook_holds_the_judges_scores(tmp_path, assignment):
     assert not sandbox.problems(), "; ".join(sandbox.problems())
-    scratch, students, results = run_batch(tmp_path, assignment)
-    db_url = f"sqlite:///{scratch / 'gradebook.db'}"
-    scores = graded_scores(db_url, assignment)
+    with contextlib.ExitStack() as stack:
+        db_url = stack.enter_context(temporary_server()) if assignment in ON_POSTGRESQL else None
+        scratch, students, results = run_batch(tmp_path, assignment, db_url)
+        db_url = db_url or f"sqlite:///{scratch / 'gradebook.db'}"
+        scores = graded_scores(db_url, assignment)
+        book = StatusBook(db_url)
+        statuses = {row["student"]: row["status"] for row in book.all(assignment)}
+        book.close()
+        exported = subprocess.run([sys.executable, "-m", "nbgrader", "export", "--to", str(tmp_path / "nbgrader.csv"),
+                                   f"--db={db_url}"], cwd=scratch, env=nbgrader_environment(), capture_output=True,
+                                  text=True)
+        assert exported.returncode == 0, exported.stdout + exported.stderr
+        ours_csv = export_csv(db_url, assignment, tmp_path / "ours.csv")
     points = course.max_scores(assignment, f"{assignment}.ipynb")
     for student, (_, zero, status) in students.items():
-        assert results[student]["status"] == status, results[student]["message"]
+        assert results[student]["status"] == statuses[student] == status, results[student]["message"]
         if student == "trained_otherwise":
             assert "training steps; the task allows exactly 215" in results[student]["message"]
         if student == "trained_on_the_test_split" and status == "graded":  # exercise 5: no data set in reach
@@ -122,45 +148,9 @@ def test_the_gradebook_holds_the_judges_scores(tmp_path, assignment):
         assert scores[student] == expected, (student, results[student]["message"])
     # The reference loses nothing to the judge; the attacks' kernel passes were overruled where the judge failed.
     assert not any(row["changed"] for row in results["reference"]["judged"])
-    exported = subprocess.run([sys.executable, "-m", "nbgrader", "export", "--to", str(tmp_path / "nbgrader.csv")],
-                              cwd=scratch, env=nbgrader_environment(), capture_output=True, text=True, check=True)
-    assert exported.returncode == 0
     nbgrader_rows = {row["student_id"]: float(row["score"]) for row in csv.DictReader(open(tmp_path / "nbgrader.csv"))}
-    ours = {row["student"]: float(row["score"]) for row in csv.DictReader(open(export_csv(db_url, assignment,
-                                                                                          tmp_path / "ours.csv")))}
+    ours = {row["student"]: float(row["score"]) for row in csv.DictReader(open(ours_csv))}
     assert nbgrader_rows == ours == {s: sum(v.values()) for s, v in scores.items()}
     html = (scratch / "feedback" / sorted(set(ADVERSARIAL[assignment]) - SLOW_IN_A_KERNEL)[0] / assignment /
             f"{assignment}.html").read_text()
     assert "Judged outside your notebook" in html
-
-
-ON_POSTGRESQL = ["ch03_learning_rate", "ch05_multiclass"]
-
-
-def test_the_exercises_on_postgresql_hold_every_kind_of_verdict():
-    """What the choice of ``ON_POSTGRESQL`` relies on: between them, their batches hold a judge's verdict, a verifier's
-    correction, a flagged learner, a model scored in the sandbox and a model the judge trains again."""
-    students = {name for assignment in ON_POSTGRESQL for name in plan(assignment)}
-    assert {"trained_otherwise", "own_class_scored_in_the_sandbox", "trained_on_the_test_split"} <= students
-    assert any(set(ADVERSARIAL[assignment]) - SLOW_IN_A_KERNEL for assignment in ON_POSTGRESQL)
-    statuses = {status for assignment in ON_POSTGRESQL for *_, status in plan(assignment).values()}
-    assert "flagged" in statuses
-    assert any(check.retrained for assignment in ON_POSTGRESQL for check in MODEL_CHECKS[assignment][assignment])
-
-
-@pytest.mark.parametrize("assignment", ON_POSTGRESQL)
-def test_the_judge_and_the_verifier_write_the_same_scores_into_postgresql(tmp_path, assignment):
-    """The same batch on a real PostgreSQL server: every learner ends with the same scores and status as on SQLite
-    (the judge's verdicts, the verifier's corrections, a model it scores in the sandbox, a flagged learner)."""
-    assert not sandbox.problems(), "; ".join(sandbox.problems())
-    with temporary_server() as db_url:
-        _, students, results = run_batch(tmp_path, assignment, db_url=db_url)
-        scores = graded_scores(db_url, assignment)
-        book = StatusBook(db_url)
-        statuses = {row["student"]: row["status"] for row in book.all(assignment)}
-        book.close()
-    points = course.max_scores(assignment, f"{assignment}.ipynb")
-    for student, (_, zero, status) in students.items():
-        assert scores[student] == {cell: (0.0 if cell in zero else value) for cell, value in points.items()}, \
-            (student, results[student]["message"])
-        assert statuses[student] == status

@@ -10,7 +10,7 @@ import pytest
 from tools.targets import TARGETS, reference_namespace, run_targets
 
 
-SUITE_SEEDS = range(5)
+SUITE_SEEDS = range(3)
 
 
 @pytest.mark.slow
