@@ -5,7 +5,9 @@
   it gets an error saying so, a new kernel runs the cells before it again (not that one), and grading goes on, so
   only what that cell defined is lost.
 - **Processes left behind**: after every cell, processes the kernel started and that still run are stopped, and
-  the cell gets an error saying so; a background process cannot keep working after its cell.
+  the cell gets an error saying so; a background process cannot keep working after its cell. Such a cell is not
+  run again after a kernel dies: the processes it starts would take the new kernel's share of processes (stopped
+  processes count until the kernel that started them collects them), and a kernel that cannot start a thread dies.
 - **Endless output**: a cell may print ``GRADER_LIMIT_OUTPUT_BYTES`` of text (1 MiB by default); the rest is
   dropped, with a note, so the grader's memory and the feedback stay small.
 
@@ -42,6 +44,18 @@ def _reap(process):
         pass
 
 
+def _warm_kernel():
+    """In the sandbox's PID namespace: the learner's kernel that a kernel zygote forked in (``grader.kernel_launcher``),
+    the one process not of root whose parent is outside the namespace (its ``ppid`` is 0); every process the
+    learner's code starts has a parent inside. The newest, if a kernel that was killed has not quite gone."""
+    found = []
+    for process in psutil.process_iter(["ppid", "uids", "create_time", "status"]):
+        info = process.info
+        if info["ppid"] == 0 and info["uids"] and info["uids"].real != 0 and info["status"] != psutil.STATUS_ZOMBIE:
+            found.append((info["create_time"], process.pid, process))
+    return max(found)[2] if found else None
+
+
 def _error(name, message):
     return new_output("error", ename=name, evalue=message, traceback=[f"{name}: {message}"])
 
@@ -51,6 +65,7 @@ class RecoveringExecute(Execute):
 
     def preprocess(self, nb, resources=None, km=None):
         self._killed_by = set()
+        self._left_processes = set()
         self._output_bytes = {}
         self._output_cap = Limits.from_env().output_bytes
         return super().preprocess(nb, resources, km)
@@ -63,7 +78,7 @@ class RecoveringExecute(Execute):
             cell.outputs.append(_error(
                 "KernelDied", "the kernel died while this cell ran (os._exit, a kill, a crash or too much memory). "
                 "Everything this cell defined is lost; the grader started a new kernel and ran the cells before it "
-                "again."))
+                "again (not those that killed a kernel or left processes running)."))
             self._restart_and_replay(index)
             return cell, self.resources
 
@@ -72,9 +87,10 @@ class RecoveringExecute(Execute):
         if self.kc is not None:
             self.kc.stop_channels()
         run_sync(self.async_start_new_kernel_client)()
+        left_out = self._killed_by | self._left_processes
         for index in range(upto):
             cell = self.nb.cells[index]
-            if cell.cell_type == "code" and index not in self._killed_by:  # a DeadKernelError here ends the notebook
+            if cell.cell_type == "code" and index not in left_out:  # a DeadKernelError here ends the notebook
                 run_sync(self.async_execute_cell)(copy.deepcopy(cell), index, store_history=False)
 
     def on_cell_executed(self, **kwargs):
@@ -82,6 +98,7 @@ class RecoveringExecute(Execute):
         cell = kwargs["cell"]
         stopped = self._stop_leftover_processes()
         if stopped:
+            self._left_processes.add(kwargs["cell_index"])
             cell.outputs.append(_error(
                 "ProcessLeftRunning", f"this cell left {len(stopped)} process(es) running ({', '.join(stopped)}); "
                 "the grader stopped them. Wait for every process you start before the cell ends."))
@@ -90,9 +107,12 @@ class RecoveringExecute(Execute):
         provisioner = getattr(self.km, "provisioner", None)
         process = getattr(provisioner, "process", None)
         try:
-            return psutil.Process(process.pid) if process is not None else None
+            started = psutil.Process(process.pid) if process is not None else None
         except psutil.NoSuchProcess:
             return None
+        if started is not None and os.getpid() == 1 and _uid(started) == 0:  # grader.kernel_launcher stands for
+            return _warm_kernel() or started  # a kernel forked from outside this PID namespace: find that one
+        return started
 
     def _stop_leftover_processes(self):
         kernel = self._kernel_process()

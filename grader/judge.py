@@ -253,42 +253,10 @@ def _run_forked(folder, scratch_root, env, seconds):
     """The runner as a fork of ``runner_zygote``: (exit status or ``None`` when stopped at ``seconds``, its log).
 
     Raises ``OSError`` when the zygote cannot run it here (no zygote, namespaces refused)."""
-    import select
-    import tempfile
-    import time
-
-    from grader.zygote import Child
-
-    zygote = runner_zygote(scratch_root)
-    with tempfile.TemporaryFile() as log:
-        status_r, status_w = os.pipe()
-        try:
-            try:
-                child = zygote.fork({"folder": str(folder), "env": env, "seconds": seconds}, [log.fileno(), status_w])
-            finally:
-                os.close(status_w)
-            text, deadline = b"", time.monotonic() + seconds + 30
-            while time.monotonic() < deadline:
-                ready, _, _ = select.select([status_r], [], [], max(deadline - time.monotonic(), 0))
-                chunk = os.read(status_r, 4096) if ready else b""
-                if ready and not chunk:
-                    break
-                text += chunk
-        finally:
-            os.close(status_r)
-        lines = text.decode().split()
-        if not lines:  # it stopped before its runner started: namespaces refused, or no zygote
-            raise OSError("the runner zygote could not start the runner")
-        if "exit" not in lines and "timeout" not in lines:  # its watcher died, or never answered: stop everything
-            for pid in (int(lines[0]), child):
-                Child(pid, None, None).kill()
-        log.seek(0)
-        output = log.read().decode(errors="replace")[-2000:]
-    if "timeout" in lines:
+    returncode, log = runner_zygote(scratch_root).run({"folder": str(folder), "env": env}, seconds)
+    if returncode is None:
         return None, _stopped(seconds)
-    if "exit" in lines:
-        return int(lines[lines.index("exit") + 1]), output
-    return -1, output or "the judge's runner stopped with no result"
+    return returncode, (log[-2000:] or ("the judge's runner stopped with no result" if returncode == -1 else ""))
 
 
 def _kill_tree(process):

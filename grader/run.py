@@ -22,6 +22,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from nbgrader.api import Gradebook, MissingEntry
 
 from grader import intake, sandbox
 from grader.limits import Limits
+from grader.zygote import Zygote
 
 ROOT = Path(__file__).resolve().parents[1]
 GRADER_FOLDER = ".grader"  # everything grading writes that is not nbgrader's own: secret, intake, captures
@@ -129,6 +131,78 @@ def _notes_cell(notes):
     return nbformat.v4.new_markdown_cell(text, metadata={"grader_notes": True})
 
 
+# This worker's zygote for nbgrader itself (``grader.zygote``): it imports nbgrader once, as the instructor.
+NBGRADER_ZYGOTE = Zygote("grader.run", nbgrader_environment)
+NBGRADER_MODULES = ("nbgrader.apps.nbgraderapp", "nbgrader.converters.autograde", "nbclient", "jupyter_client.manager",
+                    "grader.execute", "helpers.nbgrader_plugins", "sqlalchemy.dialects.sqlite",
+                    "sqlalchemy.dialects.postgresql", "psycopg")
+
+
+def _nbgrader(course, arguments, env, seconds, sandboxed):
+    """Run ``nbgrader ARGUMENTS`` in ``course``: (its exit status, or ``None`` when stopped after ``seconds``; its
+    log).
+
+    Sandboxed, nbgrader is a fork of ``NBGRADER_ZYGOTE`` (nbgrader's import costs about 2.5 s of CPU a learner),
+    the first process of mount, PID and network namespaces of its own, with only loopback
+    (``grader.zygote.run_in_new_namespaces``, as ``grader.sandbox.NAMESPACES`` does); where no zygote can start it,
+    it is a process of its own under ``unshare``. Not sandboxed, a plain process."""
+    if sandboxed:
+        try:
+            return NBGRADER_ZYGOTE.run({"cwd": str(course), "arguments": arguments, "env": env}, seconds)
+        except OSError:
+            pass  # no zygote here: nbgrader imports itself
+    command = [sys.executable, "-m", "nbgrader", *arguments]
+    if sandboxed:
+        command = [*sandbox.NAMESPACES, *command]
+    process = subprocess.Popen(command, cwd=course, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, start_new_session=True)
+    try:
+        log, _ = process.communicate(timeout=seconds)
+        return process.returncode, log
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        return None, ""
+
+
+def _nbgrader_forked(request, fds):
+    """``nbgrader ARGUMENTS`` as the zygote's child: pid 1 of namespaces of its own, in the course folder."""
+    from grader.zygote import run_in_new_namespaces
+
+    def autograde(request):
+        from nbgrader.apps.nbgraderapp import NbGraderApp
+
+        os.chdir(request["cwd"])
+        sys.argv = ["nbgrader", *request["arguments"]]
+        NbGraderApp.launch_instance(argv=request["arguments"])
+
+    run_in_new_namespaces(request, fds, autograde, loopback=True, output="both")
+
+
+_KERNEL_ZYGOTES = {}  # scratch root -> grader.zygote.Zygote of grader.kernel_launcher; one at a time
+_KERNEL_ZYGOTES_LOCK = threading.Lock()
+
+
+def kernel_zygote(scratch_root):
+    """This worker's kernel zygote for ``scratch_root`` (``grader.kernel_launcher``), created on first use.
+
+    It imports what a learner's kernel imports, as root, with only the kernel's environment variables and the
+    sandbox's Keras home (``sandbox.keras_home``: the data sets, read-only), and only forks. Its socket
+    (``.listen``, once started) lies in a folder that only root can enter. A zygote of another scratch root is
+    closed."""
+    scratch_root = Path(scratch_root).resolve()
+    with _KERNEL_ZYGOTES_LOCK:
+        if scratch_root not in _KERNEL_ZYGOTES:
+            for old in _KERNEL_ZYGOTES.values():
+                old.close()
+            _KERNEL_ZYGOTES.clear()
+            home = str(sandbox.keras_home(scratch_root))
+            environment = {key: value for key, value in nbgrader_environment().items() if key in sandbox.KERNEL_ENV}
+            environment.update(HOME=home, KERAS_HOME=home)
+            _KERNEL_ZYGOTES[scratch_root] = Zygote("grader.kernel_launcher", lambda: environment, listens=True)
+        return _KERNEL_ZYGOTES[scratch_root]
+
+
 def grade_submission(course, assignment, student, inbox, *, db_url, limits=Limits(), scratch_root=None,
                      sandboxed=True, after_intake=None):
     """Grade ``student``'s submission of ``assignment``; return a dict with its status, message and seconds.
@@ -177,26 +251,21 @@ def grade_submission(course, assignment, student, inbox, *, db_url, limits=Limit
         after_intake()
 
     extra = limits.to_env()
-    command = [sys.executable, "-m", "nbgrader", "autograde", assignment, "--student", student, "--force",
-               f"--db={db_url}", f"--Execute.timeout={limits.cell_seconds}",
-               f"--CourseDirectory.submitted_directory={INTAKE}"]
+    arguments = ["autograde", assignment, "--student", student, "--force", f"--db={db_url}",
+                 f"--Execute.timeout={limits.cell_seconds}", f"--CourseDirectory.submitted_directory={INTAKE}"]
     with contextlib.ExitStack() as groups:  # the kernel's cgroups, emptied and removed once autograde has ended
         if sandboxed:
             scratch_root = Path(scratch_root)
             extra.update(sandbox.prepare(scratch_root))
             extra["GRADER_KERNEL_FOLDER"] = kernel_name = sandbox.private_name(student, assignment)
+            zygote = kernel_zygote(scratch_root)
+            zygote.start_soon()  # its import runs while nbgrader starts
+            extra["GRADER_KERNEL_ZYGOTE"] = zygote.listen
             extra["GRADER_CGROUPS"] = os.pathsep.join(map(str, groups.enter_context(
                 sandbox.learner_cgroups(kernel_name, limits))))
-            command = [*sandbox.NAMESPACES, *command]
-        process = subprocess.Popen(command, cwd=course, env=nbgrader_environment(extra), stdout=subprocess.PIPE,
-                                   stderr=subprocess.STDOUT, text=True, start_new_session=True)
         try:
-            log, _ = process.communicate(timeout=limits.notebook_seconds)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
-            return finish("timed out", f"Grading stopped after {limits.notebook_seconds} s, the limit for a whole "
-                                       "notebook. Make sure every cell finishes, and train for fewer epochs.")
+            returncode, log = _nbgrader(course, arguments, nbgrader_environment(extra), limits.notebook_seconds,
+                                        sandboxed)
         finally:
             groups.close()  # first: nothing of the learner's runs on while their captures are copied
             kept = sandbox.kernel_folder(scratch_root, kernel_name) if sandboxed else autograded
@@ -205,7 +274,20 @@ def grade_submission(course, assignment, student, inbox, *, db_url, limits=Limit
             shutil.rmtree(autograded / CAPTURES, ignore_errors=True)
             if sandboxed:
                 shutil.rmtree(kept, ignore_errors=True)
-    if process.returncode != 0 or not all((autograded / r.name).is_file() for r in released):
+    if returncode is None:
+        return finish("timed out", f"Grading stopped after {limits.notebook_seconds} s, the limit for a whole "
+                                   "notebook. Make sure every cell finishes, and train for fewer epochs.")
+    if returncode != 0 or not all((autograded / r.name).is_file() for r in released):
         return finish("error", "nbgrader could not grade this submission; the instructor has the log.\n"
                                + log[-3000:])
     return finish("graded", " ".join(notes))
+
+
+if __name__ == "__main__":  # NBGRADER_ZYGOTE: python -m grader.run --zygote FD
+    import importlib
+
+    from grader.zygote import serve
+
+    for module in NBGRADER_MODULES:
+        importlib.import_module(module)
+    serve(int(sys.argv[2]), _nbgrader_forked, fds_per_request=2)

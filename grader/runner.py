@@ -35,6 +35,8 @@ import random
 import sys
 from pathlib import Path
 
+from grader.zygote import MS_NODEV, MS_NOEXEC, MS_NOSUID, MS_RDONLY, libc_call
+
 MAX_ERROR = 500
 DEFERRED = ("keras", "tensorflow")
 
@@ -153,8 +155,8 @@ def _hide(folders):
     when it trains a learner's model again (``grader.verify.Retrain``)."""
     for folder in folders:
         if os.path.isdir(folder):
-            _libc_call("mount", b"tmpfs", os.fsencode(os.path.realpath(folder)), b"tmpfs",
-                       MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, b"size=4k,mode=0555")
+            libc_call("mount", b"tmpfs", os.fsencode(os.path.realpath(folder)), b"tmpfs",
+                      MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, b"size=4k,mode=0555")
 
 
 def main(folder):
@@ -237,71 +239,21 @@ def main(folder):
     (out / "errors.json").write_text(json.dumps(errors))
 
 
-CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x20000000, 0x40000000
-MS_RDONLY, MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x4000, 0x40000, 0x2, 0x4, 0x8
-
-
-def _libc_call(name, *args):
-    import ctypes
-
-    libc = ctypes.CDLL(None, use_errno=True)
-    if getattr(libc, name)(*args) != 0:
-        error = ctypes.get_errno()
-        raise OSError(error, f"{name}: {os.strerror(error)}")
-
-
 def run_forked(request, fds):
     """The judge's runner as the zygote's child (``grader.zygote``): what ``unshare --net --pid --mount-proc`` and
     ``python -m grader.runner FOLDER`` do, without importing TensorFlow again.
 
-    This process (root) enters new mount, PID and network namespaces and forks the runner, the first process of
-    the new PID namespace: with no network at all (not even loopback), its own ``/proc``, and everything it starts
-    killed when it ends. The runner takes the request's environment, drops to the sandbox user (``main``) and runs
-    the job in ``request["folder"]``. This process waits for it, kills it past ``request["seconds"]``, and reports on
-    the status pipe (``fds[1]``): the runner's pid, then ``exit N`` or ``timeout``. ``fds[0]`` is the runner's stderr.
+    The runner is the first process of new mount, PID and network namespaces (``grader.zygote.run_in_new_namespaces``):
+    no network at all (not even loopback), its own ``/proc``, a session of its own, and everything it starts killed
+    when it ends. It takes the request's environment, drops to the sandbox user (``main``) and runs the job in
+    ``request["folder"]``; it is killed past ``request["seconds"]``. ``fds[0]`` is its stderr, ``fds[1]`` the status
+    pipe that ``grader.zygote.Zygote.run`` reads.
     """
-    import signal
-    import time
-    import traceback
-
-    from grader.zygote import take_standard_streams
+    from grader.zygote import run_in_new_namespaces
 
     if not request["env"].get("GRADER_SANDBOX_USER"):
         raise ValueError("a forked runner runs as the sandbox user only: GRADER_SANDBOX_USER is not set")
-    stderr_fd, status_fd = fds
-    take_standard_streams([os.open(os.devnull, os.O_RDWR), os.open(os.devnull, os.O_RDWR), stderr_fd])
-    status = os.fdopen(status_fd, "w", buffering=1)
-    _libc_call("unshare", CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET)
-    _libc_call("mount", None, b"/", None, MS_REC | MS_PRIVATE, None)  # nothing mounted here is seen outside
-    pid = os.fork()
-    if pid == 0:  # the runner: pid 1 of its namespace
-        code = 1
-        try:
-            status.close()
-            os.closerange(3, 65536)  # nothing the zygote held open reaches the learner's code
-            _libc_call("mount", b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
-            os.environ.clear()
-            os.environ.update(request["env"])
-            main(request["folder"])
-            code = 0
-        except BaseException:  # noqa: BLE001 - the learner reads the runner's last words
-            traceback.print_exc()
-        finally:
-            sys.stderr.flush()
-            os._exit(code)
-    status.write(f"{pid}\n")
-    deadline = time.monotonic() + request["seconds"]
-    while True:
-        done, state = os.waitpid(pid, os.WNOHANG)
-        if done:
-            status.write(f"exit {os.waitstatus_to_exitcode(state)}\n")
-            return
-        if time.monotonic() > deadline:  # its namespace dies with it
-            os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            status.write("timeout\n")
-            return
-        time.sleep(0.02)
+    run_in_new_namespaces(request, fds, lambda job: main(job["folder"]))
 
 
 if __name__ == "__main__":  # the runner (FOLDER), or its zygote (--zygote FD)

@@ -1,6 +1,7 @@
 """Where and as whom a learner's code runs while it is graded.
 
-``nbgrader autograde`` for one submission runs inside ``unshare``: a network namespace with only loopback (the
+``nbgrader autograde`` for one submission runs inside ``unshare`` (``NAMESPACES``; or, forked by the worker's
+nbgrader zygote, in the same namespaces: ``grader.run._nbgrader``): a network namespace with only loopback (the
 kernel and nbgrader talk over it; nothing else is reachable) and a PID namespace, so every process the learner's
 code starts, however it detaches, is killed when grading of that submission ends. nbgrader starts the kernel
 through the kernelspec written here, which runs ``grader.kernel_launcher``: it drops to the unprivileged

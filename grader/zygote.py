@@ -10,7 +10,11 @@ Two kinds use it:
 - ``grader.verify.KERAS_ZYGOTE`` (``python -m grader.verify --zygote``): the instructor's Keras process of each
   learner (``grader.verify.KerasProcess``), which reads their models in safe mode;
 - ``grader.judge`` (``python -m grader.runner --zygote``): the judge's runner, which forks, enters namespaces of
-  its own, drops to the sandbox user and runs the learner's definitions (``grader.runner.run_forked``).
+  its own, drops to the sandbox user and runs the learner's definitions (``grader.runner.run_forked``);
+- ``grader.run.kernel_zygote`` (``python -m grader.kernel_launcher --zygote``): the learner's kernel, which
+  ``nbgrader autograde`` asks for through ``grader.kernel_launcher`` (see there): that zygote also listens on a
+  socket file (``listens``) that only root can reach, since the launcher is not the worker but a process that
+  nbgrader starts.
 
 The worker talks to its zygote over a socket pair: a request is one JSON message with the file descriptors the
 child gets (``socket.send_fds``), the reply the child's pid. The zygote ends when the worker's end of the socket
@@ -19,10 +23,12 @@ closes, that is when the worker ends.
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -31,17 +37,27 @@ class Zygote:
     """The worker's side of one zygote: ``python -m MODULE --zygote FD``, started on first use with the environment
     ``environment()`` returns."""
 
-    def __init__(self, module, environment):
-        self.module, self.environment = module, environment
+    def __init__(self, module, environment, listens=False):
+        self.module, self.environment, self.listens = module, environment, listens
         self.lock, self.process, self.channel = threading.Lock(), None, None
+        self.listen = None  # with ``listens``: the path of its socket, in a folder of its own that only root enters
 
     def _start(self):
         ours, theirs = socket.socketpair()
-        self.process = subprocess.Popen([sys.executable, "-m", self.module, "--zygote", str(theirs.fileno())],
+        passed = [theirs]
+        if self.listens:  # bound before the zygote starts: a request waits for its import, never fails
+            self.listen = os.path.join(tempfile.mkdtemp(prefix="grader-zygote-"), "socket")
+            listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            listener.bind(self.listen)
+            listener.listen(64)
+            passed.append(listener)
+        self.process = subprocess.Popen([sys.executable, "-m", self.module, "--zygote",
+                                         *(str(end.fileno()) for end in passed)],
                                         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL, pass_fds=[theirs.fileno()],
-                                        env=self.environment())
-        theirs.close()
+                                        stderr=subprocess.DEVNULL, pass_fds=[end.fileno() for end in passed],
+                                        env=self.environment(), cwd="/")
+        for end in passed:
+            end.close()
         self.channel = ours
 
     def running(self):
@@ -72,12 +88,52 @@ class Zygote:
                 self._close()
             raise OSError(f"the zygote of {self.module} does not answer")
 
+    def run(self, request, seconds):
+        """Have the zygote fork a child that runs ``request`` in namespaces of its own (``run_in_new_namespaces``)
+        and wait for it: ``(exit status, or None when it was stopped at seconds, or -1 when its watcher vanished;
+        the last 20,000 characters of its output)``. Raises ``OSError`` when no child started (no zygote here,
+        namespaces refused)."""
+        import select
+
+        with tempfile.TemporaryFile() as log:
+            status_r, status_w = os.pipe()
+            writer = os.open(f"/proc/self/fd/{log.fileno()}", os.O_WRONLY | os.O_APPEND)  # the child cannot read it
+            try:
+                try:
+                    child = self.fork({**request, "seconds": seconds}, [writer, status_w])
+                finally:
+                    os.close(status_w)
+                    os.close(writer)
+                text, deadline = b"", time.monotonic() + seconds + 30
+                while time.monotonic() < deadline:
+                    ready, _, _ = select.select([status_r], [], [], max(deadline - time.monotonic(), 0))
+                    chunk = os.read(status_r, 4096) if ready else b""
+                    if ready and not chunk:
+                        break
+                    text += chunk
+            finally:
+                os.close(status_r)
+            lines = text.decode().split()
+            if not lines:  # it stopped before its child started
+                raise OSError(f"the zygote of {self.module} could not start its child")
+            if "exit" not in lines and "timeout" not in lines:  # its watcher died, or never answered: stop both
+                for pid in (int(lines[0]), child):
+                    Child(pid, None, None).kill()
+            log.seek(0)
+            output = log.read().decode(errors="replace")[-20000:]
+        if "timeout" in lines:
+            return None, output
+        return (int(lines[lines.index("exit") + 1]) if "exit" in lines else -1), output
+
     def _close(self):
         if self.process is not None:
             self.channel.close()
             self.process.kill()
             self.process.wait()
             self.process = None
+            if self.listen is not None:
+                shutil.rmtree(os.path.dirname(self.listen), ignore_errors=True)
+                self.listen = None
 
     def close(self):
         with self.lock:
@@ -157,3 +213,72 @@ def take_standard_streams(fds):
         if fd != target:
             os.dup2(fd, target)
             os.close(fd)
+
+
+CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x20000000, 0x40000000
+MS_RDONLY, MS_REC, MS_PRIVATE, MS_NOSUID, MS_NODEV, MS_NOEXEC = 0x1, 0x4000, 0x40000, 0x2, 0x4, 0x8
+
+
+def libc_call(name, *args):
+    """Call the C library's ``name`` (``unshare``, ``setns``, ``mount``, ``prctl``); raise ``OSError`` on failure."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if getattr(libc, name)(*args) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"{name}: {os.strerror(error)}")
+
+
+def run_in_new_namespaces(request, fds, target, *, loopback=False, output="stderr"):
+    """In a zygote's child (root): what ``unshare --net --pid --fork --mount-proc`` does, then ``target(request)``.
+
+    This process enters new mount, PID and network namespaces and forks the first process of the new PID namespace,
+    which gets its own ``/proc``, a session of its own, only its standard streams (``fds[0]`` is its stderr, and
+    its stdout too when ``output="both"``), ``request["env"]`` as its environment and, with ``loopback``, the
+    loopback interface up (and no other); everything it starts dies when it ends. It runs ``target(request)``; its
+    exit status is 0, 1 with the traceback on its stderr, or what ``target`` passed to ``sys.exit``. This process
+    waits for it, kills it past ``request["seconds"]``, and reports on the status pipe (``fds[1]``): its pid, then
+    ``exit N`` or ``timeout`` (``Zygote.run`` reads them)."""
+    import traceback
+
+    log_fd, status_fd = fds
+    out = os.dup(log_fd) if output == "both" else os.open(os.devnull, os.O_RDWR)
+    take_standard_streams([os.open(os.devnull, os.O_RDWR), out, log_fd])
+    status = os.fdopen(status_fd, "w", buffering=1)
+    libc_call("unshare", CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET)
+    libc_call("mount", None, b"/", None, MS_REC | MS_PRIVATE, None)  # nothing mounted here is seen outside
+    pid = os.fork()
+    if pid == 0:  # pid 1 of its namespace
+        code = 1
+        try:
+            status.close()
+            os.setsid()  # the zygote's session is every child's: kill(0, ...) must reach no other learner's
+            os.closerange(3, 65536)  # nothing the zygote held open reaches the learner's code
+            libc_call("mount", b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
+            if loopback:
+                subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+            os.environ.clear()
+            os.environ.update(request["env"])
+            target(request)
+            code = 0
+        except SystemExit as done:
+            code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        except BaseException:  # noqa: BLE001 - the last words, on its stderr
+            traceback.print_exc()
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    status.write(f"{pid}\n")
+    deadline = time.monotonic() + request["seconds"]
+    while True:
+        done, state = os.waitpid(pid, os.WNOHANG)
+        if done:
+            status.write(f"exit {os.waitstatus_to_exitcode(state)}\n")
+            return
+        if time.monotonic() > deadline:  # its namespace dies with it
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            status.write("timeout\n")
+            return
+        time.sleep(0.02)

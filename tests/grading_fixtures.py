@@ -84,6 +84,27 @@ def to_labels(probabilities, threshold=0.5):
 """
 
 
+KERNEL_PROBE = """\
+import fcntl, glob, json, os, pwd, sys, tempfile
+import keras
+def _read(action, path):
+    try:
+        return action(path)
+    except OSError:
+        return ""
+print("KERNEL-FACTS " + json.dumps({
+    "ppid": os.getppid(), "own_session": os.getsid(0) == os.getpid(), "user": pwd.getpwuid(os.getuid()).pw_name,
+    "env": sorted(os.environ), "cwd_is_home": os.getcwd() == os.environ["HOME"],
+    "tempdir_is_tmpdir": tempfile.gettempdir() == os.environ["TMPDIR"], "sys_path": sys.path,
+    "keras_home": keras.src.backend.config.keras_home() == os.environ["KERAS_HOME"],
+    "files": [[_read(os.readlink, f"/proc/self/fd/{fd}"), _read(lambda fd: fcntl.fcntl(int(fd), fcntl.F_GETFL)
+               & os.O_ACCMODE, fd)] for fd in os.listdir("/proc/self/fd")],
+    "processes": [[int(line.split()[1]) for line in _read(lambda f: open(f).read(), path).splitlines()
+                   if line.startswith(("Pid:", "PPid:", "Uid:"))] for path in glob.glob("/proc/[0-9]*/status")],
+}))
+"""
+
+
 def fixtures(answers):
     """name -> (answers or a function of the filled notebook, Expected)."""
     def notebook_edit(change):
@@ -229,6 +250,7 @@ def fixtures(answers):
             helpers.grading.accuracy = lambda *args, **kwargs: 1.0
             """) + UNTRAINED), Expected(T2, corrected=T2, feedback=["could not be checked outside it"])),
         "25_subclassed_model": (_replace(answers, "build_model", SUBCLASSED), Expected([])),
+        "26_kernel_probe": (_before(answers, "build_model", KERNEL_PROBE), Expected([])),
         "_notebook_edits": ({
             "07_deleted_hidden_test": notebook_edit(delete_hidden_threshold_test),
             "08_edited_locked_test": notebook_edit(comment_out_visible_test),

@@ -12,6 +12,9 @@ These need Linux and root (the sandbox); ``make test`` installs what they need (
 """
 
 import csv
+import json
+import os
+import pwd
 import re
 import shutil
 import subprocess
@@ -117,6 +120,37 @@ def test_the_run_finished_with_a_final_status_for_everyone_and_nothing_left_behi
     assert batch.leftovers == []
     assert batch.scratch_left == set(), "the batch left its scratch folder (kernels, datasets copy) behind"
     assert len(scores_in(sqlite(batch.course))) == len(NAMES)  # exactly one submission each
+
+
+# What ipykernel itself sets in a kernel's environment, besides the launcher's (grader.kernel_launcher).
+IPYKERNEL_ENV = {"CLICOLOR", "CLICOLOR_FORCE", "FORCE_COLOR", "GIT_PAGER", "PAGER", "TERM", "MPLBACKEND",
+                 "PYDEVD_USE_FRAME_EVAL"}
+
+
+def test_the_learners_kernel_is_a_clean_fork_of_the_workers_kernel_zygote(batch):
+    """The kernel of ``26_kernel_probe`` reports what it sees. It was forked in from outside nbgrader's PID
+    namespace (its parent is not in it: a kernel zygote's child; a kernel started afresh is nbgrader's child), yet
+    it is as sandboxed as a new one: the sandbox user, a session of its own (``kill(0, ...)`` reaches no other
+    learner's kernel, though all are forks of one zygote), only the kernel's environment, its own folder as home,
+    working folder, temporary folder and Keras home, no file of the zygote's open, and only nbgrader, the launcher and itself to
+    see (the zygote is outside its PID namespace)."""
+    autograded = nbformat.read(batch.course / "autograded" / "26_kernel_probe" / fx.ASSIGNMENT / fx.NOTEBOOK,
+                               as_version=4)
+    printed = "".join(output.get("text", "") for cell in autograded.cells for output in cell.get("outputs", []))
+    facts = json.loads(re.search(r"KERNEL-FACTS (.*)", printed).group(1))
+    assert facts["ppid"] == 0 and facts["own_session"] and facts["user"] == sandbox.SANDBOX_USER, facts
+    allowed = {*sandbox.KERNEL_ENV, "HOME", "TMPDIR", "KERAS_HOME", "USER", "MPLCONFIGDIR", *IPYKERNEL_ENV}
+    assert set(facts["env"]) <= allowed, set(facts["env"]) - allowed
+    assert facts["cwd_is_home"] and facts["tempdir_is_tmpdir"] and "/" not in facts["sys_path"], facts
+    assert facts["keras_home"], facts  # its own (writable, with the data sets), not the zygote's
+    home = "/kernels/26_kernel_probe--"
+    opened = [(path, mode) for path, mode in facts["files"] if path.startswith("/")]
+    assert any(home in path for path, _ in opened), opened  # IPython's history, in its own folder
+    assert all(home in path or mode == os.O_WRONLY for path, mode in opened), opened  # else only nbgrader's log
+    processes = sorted(tuple(process) for process in facts["processes"])  # (pid, parent's pid, uid)
+    others = sorted((ppid, uid) for pid, ppid, uid in processes if pid != 1)
+    sandboxed = pwd.getpwnam(sandbox.SANDBOX_USER).pw_uid
+    assert processes[0] == (1, 0, 0) and others == [(0, sandboxed), (1, 0)], processes  # nbgrader, launcher, itself
 
 
 def test_the_verifiers_comment_reaches_the_feedback(batch):
@@ -251,6 +285,10 @@ def test_a_learner_cannot_reach_another_learners_kernel_or_judge(tmp_path):
     assert "0 files of other learners spoiled" in printed, printed[-2000:]
     held = int(re.search(r"(\d+) processes held", printed).group(1))
     assert 200 <= held < 256, printed[-2000:]  # it reached its limit: the kernel's own threads count too
+    # The stopped processes count until the spy's kernel collects them, so its next thread kills it; the new kernel
+    # does not run the spy's cell again (it would hold them all again, and kill every kernel after it).
+    errors = [output.get("evalue", "") for cell in autograded.cells for output in cell.get("outputs", [])]
+    assert sum("the kernel died" in error for error in errors) <= 1, errors
     assert fx.leftover_processes() == []
     for base in sandbox.cgroup_hierarchies().values():  # every learner's cgroups were removed
         assert [group.name for group in base.iterdir() if group.is_dir()] == []

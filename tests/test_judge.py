@@ -262,7 +262,8 @@ def probe(zygote):
     return [os.getuid(), os.getpid(), reached, network, interfaces == ["lo"], processes,
             len(os.listdir("/proc/self/fd")) - 1, int("NBGRADER_SECRET_PROBE" in os.environ),  # - listdir's own
             int("tensorflow.python" in sys.modules),  # imported by the zygote, before any learner's code
-            int("/course-grader/judge--" in open("/proc/self/cgroup").read())]  # a pids cgroup of its own
+            int("/course-grader/judge--" in open("/proc/self/cgroup").read()),  # a pids cgroup of its own
+            int(os.getsid(0) == os.getpid())]  # a session of its own: kill(0, ...) reaches no other learner's runner
 '''
 
 
@@ -270,8 +271,9 @@ def probe(zygote):
 def test_the_forked_runner_is_as_sandboxed_as_a_runner_of_its_own(scratch, monkeypatch):
     """The judge's runner is a fork of the worker's runner zygote (``grader.runner.run_forked``): it runs as the
     sandbox user, as the first process of a PID namespace of its own (no other process to see or signal: not the
-    zygote, not another learner's kernel) and in a pids cgroup of its own, with no network, with only its standard
-    streams open and none of the instructor's environment; a second runner is as fresh as the first."""
+    zygote, not another learner's kernel), in a session of its own (not the zygote's, which every runner shares) and
+    in a pids cgroup of its own, with no network, with only its standard streams open and none of the instructor's
+    environment; a second runner is as fresh as the first."""
     import pwd
 
     from grader.judge import run_job, runner_zygote
@@ -292,7 +294,7 @@ def test_the_forked_runner_is_as_sandboxed_as_a_runner_of_its_own(scratch, monke
         assert zygote.running()  # it survived the learner's kill
     uid = pwd.getpwnam(sandbox.SANDBOX_USER).pw_uid
     for facts in got:
-        assert facts == [uid, 1, 0, 0, 1, facts[5], 3, 0, 1, 1], facts
+        assert facts == [uid, 1, 0, 0, 1, facts[5], 3, 0, 1, 1, 1], facts
         assert facts[5] <= 2  # itself, and at most a helper of its own
 
 
