@@ -169,7 +169,7 @@ def time_judge():
     one run each, so a second or two either way is the machine's noise. The
     rubrics are imported first, and the worker's zygotes started (their time is printed: once per worker), as a
     batch's worker has them after its first learner (exercise 3's rubric imports Keras, for the course's sweep
-    checks)."""
+    checks): the judge's two, then nbgrader's and the kernel's, by grading one learner of exercise 1 first."""
     import shutil
 
     from grader import rubrics, sandbox
@@ -184,6 +184,25 @@ def time_judge():
         return
     scratch = Path(tempfile.mkdtemp(prefix="course-bench-judge-"))
     limits = Limits(cell_seconds=300, notebook_seconds=900, memory_bytes=3 * 2**30)
+
+    def grade(folder, assignment, answered, verified=False):
+        """Autograde (with judge and verifier when ``verified``) one learner's ``answered`` notebook in the course
+        at ``folder`` (made on first use), as a batch's worker does."""
+        inbox = folder / "inbox" / "bench" / assignment
+        if not inbox.is_dir():
+            course.make_course(folder / "course", [assignment])
+            inbox.mkdir(parents=True)
+            nbformat.write(answered, inbox / f"{assignment}.ipynb")
+            ensure_assignment(folder / "course", assignment, default_db_url(folder / "course"))
+            grader_folder(folder / "course")
+            sandbox.protect(folder / "course")
+        db_url = default_db_url(folder / "course")
+        if verified:
+            return grade_and_verify(folder / "course", assignment, "bench", folder / "inbox", db_url, limits,
+                                    scratch / "sandbox", True)
+        return grade_submission(folder / "course", assignment, "bench", folder / "inbox", db_url=db_url,
+                                limits=limits, scratch_root=scratch / "sandbox")
+
     try:
         sandbox.prepare(scratch / "sandbox")
         os.chmod(scratch, 0o711)  # the sandbox user goes through it to its scratch root
@@ -204,22 +223,17 @@ def time_judge():
             released = nbformat.read(ROOT / "exercises" / assignment / name, as_version=4)
             answered = course.fill_answers(released, course.solution_answers(assignment, name))
             nbformat.write(answered, scratch / name)
+            if assignment == course.assignments()[0]:  # the zygotes of nbgrader and of the kernel, once
+                warm = grade(scratch / "warm-up", assignment, answered)
+                print(f"judge     nbgrader's and the kernel's zygotes start with the first learner: {warm['seconds']:4.1f} s "
+                      f"to autograde it (once per worker)", flush=True)
             start = time.perf_counter()
             with KerasProcess() as keras_process:
                 verdicts = judge_submission(assignment, "bench", scratch / name, secret_seed=1,
                                             scratch_root=scratch / "sandbox", keras_process=keras_process)
             alone = time.perf_counter() - start
-            graded = course.make_course(scratch / assignment, [assignment])
-            (scratch / "inbox" / "bench" / assignment).mkdir(parents=True)
-            nbformat.write(answered, scratch / "inbox" / "bench" / assignment / name)
-            db_url = default_db_url(graded)
-            ensure_assignment(graded, assignment, db_url)
-            grader_folder(graded)
-            sandbox.protect(graded)
-            autograde = grade_submission(graded, assignment, "bench", scratch / "inbox", db_url=db_url,
-                                         limits=limits, scratch_root=scratch / "sandbox")
-            whole = grade_and_verify(graded, assignment, "bench", scratch / "inbox", db_url, limits,
-                                     scratch / "sandbox", True)
+            autograde = grade(scratch / assignment, assignment, answered)
+            whole = grade(scratch / assignment, assignment, answered, verified=True)
             print(f"judge     {assignment:28s} {len(verdicts)} cells decided in {alone:4.1f} s alone (goal: 3 s); "
                   f"grading one learner: {whole['seconds']:4.1f} s against {autograde['seconds']:4.1f} s of autograde "
                   f"alone, so judge and verifier add {whole['seconds'] - autograde['seconds']:+4.1f} s "
