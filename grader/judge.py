@@ -26,7 +26,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +35,7 @@ import numpy as np
 from grader import sandbox
 from grader.limits import Limits
 from grader.run import nbgrader_environment
+from grader.zygote import Zygote, ZygoteOfRoot
 
 MAX_RESULTS_BYTES = 64 * 2**20
 MAX_MODEL_BYTES = 256 * 2**20
@@ -225,28 +225,18 @@ def _runner_environment(extra):
             if key in sandbox.KERNEL_ENV or key.startswith("GRADER_") or key in extra}
 
 
-_RUNNER_ZYGOTES = {}  # scratch root -> grader.zygote.Zygote of grader.runner; one at a time
-_RUNNER_ZYGOTES_LOCK = threading.Lock()
-
-
-def runner_zygote(scratch_root):
-    """This worker's zygote of the judge's runner for ``scratch_root`` (started on first use).
+def _runner_zygote(scratch_root):
+    """The judge's runner zygote for ``scratch_root`` (``runner_zygote``, not started).
 
     It imports TensorFlow as root with the sandbox's Keras home (``sandbox.keras_home``: the data sets, read-only)
-    and only forks (``grader.runner.run_forked``); a zygote of another scratch root is closed."""
-    from grader.zygote import Zygote
+    and only forks (``grader.runner.run_forked``)."""
+    home = str(sandbox.keras_home(scratch_root))
+    environment = _runner_environment({"MPLBACKEND": "Agg", "HOME": home, "KERAS_HOME": home,
+                                       "GRADER_SANDBOX_USER": sandbox.SANDBOX_USER})
+    return Zygote("grader.runner", lambda: environment)
 
-    scratch_root = str(Path(scratch_root).resolve())
-    with _RUNNER_ZYGOTES_LOCK:
-        if scratch_root not in _RUNNER_ZYGOTES:
-            for old in _RUNNER_ZYGOTES.values():
-                old.close()
-            _RUNNER_ZYGOTES.clear()
-            home = str(sandbox.keras_home(scratch_root))
-            environment = _runner_environment({"MPLBACKEND": "Agg", "HOME": home, "KERAS_HOME": home,
-                                               "GRADER_SANDBOX_USER": sandbox.SANDBOX_USER})
-            _RUNNER_ZYGOTES[scratch_root] = Zygote("grader.runner", lambda: environment)
-        return _RUNNER_ZYGOTES[scratch_root]
+
+runner_zygote = ZygoteOfRoot(_runner_zygote)  # this worker's runner zygote for a scratch root
 
 
 def _run_forked(folder, scratch_root, env, seconds):

@@ -22,7 +22,6 @@ import signal
 import stat
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -31,7 +30,7 @@ from nbgrader.api import Gradebook, MissingEntry
 
 from grader import intake, sandbox
 from grader.limits import Limits
-from grader.zygote import Zygote
+from grader.zygote import Zygote, ZygoteOfRoot
 
 ROOT = Path(__file__).resolve().parents[1]
 GRADER_FOLDER = ".grader"  # everything grading writes that is not nbgrader's own: secret, intake, captures
@@ -179,28 +178,19 @@ def _nbgrader_forked(request, fds):
     run_in_new_namespaces(request, fds, autograde, loopback=True, output="both")
 
 
-_KERNEL_ZYGOTES = {}  # scratch root -> grader.zygote.Zygote of grader.kernel_launcher; one at a time
-_KERNEL_ZYGOTES_LOCK = threading.Lock()
-
-
-def kernel_zygote(scratch_root):
-    """This worker's kernel zygote for ``scratch_root`` (``grader.kernel_launcher``), created on first use.
+def _kernel_zygote(scratch_root):
+    """The kernel zygote for ``scratch_root`` (``grader.kernel_launcher``; ``kernel_zygote``, not started).
 
     It imports what a learner's kernel imports, as root, with only the kernel's environment variables and the
-    sandbox's Keras home (``sandbox.keras_home``: the data sets, read-only), and only forks. Its socket
-    (``.listen``, once started) lies in a folder that only root can enter. A zygote of another scratch root is
-    closed."""
-    scratch_root = Path(scratch_root).resolve()
-    with _KERNEL_ZYGOTES_LOCK:
-        if scratch_root not in _KERNEL_ZYGOTES:
-            for old in _KERNEL_ZYGOTES.values():
-                old.close()
-            _KERNEL_ZYGOTES.clear()
-            home = str(sandbox.keras_home(scratch_root))
-            environment = {key: value for key, value in nbgrader_environment().items() if key in sandbox.KERNEL_ENV}
-            environment.update(HOME=home, KERAS_HOME=home)
-            _KERNEL_ZYGOTES[scratch_root] = Zygote("grader.kernel_launcher", lambda: environment, listens=True)
-        return _KERNEL_ZYGOTES[scratch_root]
+    sandbox's Keras home (``sandbox.keras_home``: the data sets, read-only; each kernel then takes its own), and
+    only forks. Its socket (``.listen``, once started) lies in a folder that only root can enter."""
+    home = str(sandbox.keras_home(scratch_root))
+    environment = {key: value for key, value in nbgrader_environment().items() if key in sandbox.KERNEL_ENV}
+    environment.update(HOME=home, KERAS_HOME=home)
+    return Zygote("grader.kernel_launcher", lambda: environment, listens=True)
+
+
+kernel_zygote = ZygoteOfRoot(_kernel_zygote)  # this worker's kernel zygote for a scratch root
 
 
 def grade_submission(course, assignment, student, inbox, *, db_url, limits=Limits(), scratch_root=None,

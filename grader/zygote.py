@@ -140,6 +140,23 @@ class Zygote:
             self._close()
 
 
+class ZygoteOfRoot:
+    """A worker's one zygote for the scratch root it grades in: ``zygote_of(scratch_root)`` makes it on first use
+    with ``make(scratch_root)`` (a ``Zygote``, not started), and closes the zygote of another scratch root first."""
+
+    def __init__(self, make):
+        self.make, self.lock, self.root, self.zygote = make, threading.Lock(), None, None
+
+    def __call__(self, scratch_root):
+        scratch_root = os.path.realpath(scratch_root)
+        with self.lock:
+            if scratch_root != self.root:
+                if self.zygote is not None:
+                    self.zygote.close()
+                self.root, self.zygote = scratch_root, self.make(scratch_root)
+            return self.zygote
+
+
 class Child:
     """A zygote's child, seen from the worker that asked for it: what ``grader.verify.KerasProcess`` uses of a
     ``subprocess.Popen`` (``pid``, ``stdin``, ``stdout``, ``poll``, ``kill``, ``wait``). The zygote reaps it."""
