@@ -18,7 +18,7 @@ import numpy as np
 from cycler import cycler
 from sklearn.metrics import confusion_matrix
 
-from helpers.predictions import as_probabilities, check_labels
+from helpers.predictions import as_probabilities, check_labels, model_outputs
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 
@@ -110,7 +110,7 @@ def plot_decision_boundary(model, X, y, *, ax=None, resolution=200, cmap="RdYlBu
         outputs = model.predict_proba(grid)
         outputs = outputs[:, 1:] if outputs.shape[1] == 2 else outputs
     else:
-        outputs = model.predict(grid, verbose=0)
+        outputs = model_outputs(model, grid)
     probabilities = as_probabilities(outputs)
     if probabilities.shape[1] == 1:
         surface = probabilities[:, 0].reshape(grid_x.shape)

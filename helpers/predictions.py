@@ -58,6 +58,37 @@ def probabilities_to_labels(outputs, threshold=0.5):
     return probabilities.argmax(axis=1).astype("int64")
 
 
+def model_outputs(model, X, batch_size=4096):
+    """What ``model.predict(X, verbose=0)`` returns, as a NumPy array, quicker for a freshly trained Keras model.
+
+    ``predict`` traces a prediction function the first time a model predicts, which for the small models of this
+    course takes longer than the prediction itself (about 0.2 s on a laptop CPU). A Keras model that keeps Keras's
+    own ``predict`` is therefore called directly, ``model(rows, training=False)`` as ``predict`` calls it, on
+    slices of ``batch_size`` rows. Any other object (a scikit-learn classifier, a model whose class or which itself
+    was given another ``predict``) has its ``predict`` called.
+
+    Parameters
+    ----------
+    model : keras.Model, or any object with ``predict(X, verbose=0)``
+    X : ndarray of shape (n_samples, ...)
+    batch_size : int, default 4096
+
+    Returns
+    -------
+    ndarray, the model's outputs: (n, 1) or (n, k) for a classifier
+    """
+    import sys
+
+    keras = sys.modules.get("keras")  # only a process that imported Keras can hold a Keras model
+    keeps_keras_predict = (keras is not None and isinstance(model, keras.Model)
+                           and getattr(model.predict, "__func__", None) is keras.Model.predict)
+    if keeps_keras_predict:  # not a predict of the model's class, nor one set on the model itself
+        X = np.asarray(X)
+        return np.concatenate([keras.ops.convert_to_numpy(model(X[first: first + batch_size], training=False))
+                               for first in range(0, max(len(X), 1), batch_size)])
+    return model.predict(X, verbose=0)
+
+
 def predict_labels(model, X, threshold=0.5):
     """Predict class labels with any model whose ``predict`` returns probabilities.
 
@@ -76,7 +107,7 @@ def predict_labels(model, X, threshold=0.5):
             f"Expected a Keras model (something with a .predict method), got {type(model).__name__}. "
             "Pass the model object itself, e.g. the one returned by keras.Sequential([...])."
         )
-    outputs = model.predict(X, verbose=0)
+    outputs = model_outputs(model, X)
     if len(outputs) != len(X):
         raise ValueError(f"The model returned {len(outputs)} predictions for {len(X)} inputs.")
     return probabilities_to_labels(outputs, threshold)

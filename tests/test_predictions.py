@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from helpers.predictions import check_labels, predict_labels, probabilities_to_labels
+from helpers.predictions import check_labels, model_outputs, predict_labels, probabilities_to_labels
+from tests.conftest import keras, tiny_neuron
 
 
 def test_one_column_is_thresholded_strictly():
@@ -54,3 +55,29 @@ def test_as_probabilities_makes_a_column_of_a_flat_vector_and_rejects_other_shap
     assert as_probabilities([0.2, 0.8]).shape == (2, 1)
     with pytest.raises(ValueError, match=r"shape \(n_samples, n_outputs\)"):
         as_probabilities(np.zeros((2, 2, 2)))
+
+
+def test_model_outputs_of_a_keras_model_are_what_predict_returns_without_predict_tracing():
+    model = tiny_neuron()
+    X = np.random.default_rng(0).normal(size=(9000, 2))  # more rows than one slice of 4096
+    outputs = model_outputs(model, X)
+    assert model.predict_function is None, "model_outputs went through predict"
+    assert outputs.shape == (9000, 1) and outputs.dtype == np.float32
+    np.testing.assert_allclose(outputs, model.predict(X, verbose=0), atol=1e-6)
+    assert model_outputs(model, X[:0]).shape == (0, 1)
+
+
+def test_model_outputs_keeps_a_models_own_predict(sigmoid_model):
+    class OwnPredict(keras.Model):
+        def call(self, x):
+            return x[:, :1]
+
+        def predict(self, x, verbose=0):
+            return np.full((len(x), 1), 0.25)
+
+    X = np.array([[0.9, 0.1], [0.1, 0.9]])
+    assert model_outputs(OwnPredict(), X).ravel().tolist() == [0.25, 0.25]
+    patched = tiny_neuron()
+    patched.predict = lambda x, verbose=0: np.full((len(x), 1), 0.75)  # set on the model itself
+    assert model_outputs(patched, X).ravel().tolist() == [0.75, 0.75]
+    assert model_outputs(sigmoid_model, X).ravel().round(2).tolist() == [0.0, 1.0] and sigmoid_model.calls == [0]
