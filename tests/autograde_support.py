@@ -1,9 +1,42 @@
 """Shared steps of the autograde tests: edit reference answers, grade a class, compute expected scores."""
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 
 from grader.verify import CHECKS, verify_student
 from tools import nbgrader_course as course
+
+# Each exercise's plain autograde is one nbgrader run in its own scratch course, a single kernel at a time, so two
+# exercises graded side by side take about half the time on 2 cores. ``tests/conftest.py`` starts every collected
+# exercise's run here when the tests are collected; the ``graded`` fixtures wait for their own.
+BACKGROUND_RUNS = 2
+_pool, _runs = None, {}
+
+
+def start_in_background(assignment, folder, grade):
+    """Start ``grade(folder)`` for ``assignment`` on the background pool (``BACKGROUND_RUNS`` at a time)."""
+    global _pool
+    if assignment in _runs:
+        return
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=BACKGROUND_RUNS, thread_name_prefix="plain autograde")
+    _runs[assignment] = folder, _pool.submit(grade, folder)
+
+
+def stop_background_runs():
+    """Drop the runs that have not started (a session that stops early does not wait for them)."""
+    if _pool is not None:
+        _pool.shutdown(wait=False, cancel_futures=True)
+
+
+def graded_in(assignment, make_folder, grade):
+    """``(folder, grade(folder))``: the background run of ``assignment`` once it ends, or a run started now."""
+    if assignment not in _runs:
+        folder = make_folder()
+        return folder, grade(folder)
+    folder, future = _runs[assignment]
+    return folder, future.result()
 
 
 def edited(answers, grade_id, old, new):
@@ -61,16 +94,26 @@ class AutogradeSuite:
     def students(cls):
         return list(cls.submissions(course.solution_answers(cls.ASSIGNMENT, cls.NOTEBOOK)))
 
-    @pytest.fixture(scope="class")
     @classmethod
-    def scratch(cls, tmp_path_factory):
-        return tmp_path_factory.mktemp(cls.ASSIGNMENT)
+    def grade_in(cls, scratch):
+        """Grade every submission in the scratch course ``scratch``: ``(plan, scores)``."""
+        plan = cls.submissions(course.solution_answers(cls.ASSIGNMENT, cls.NOTEBOOK))
+        return plan, grade_class(scratch, cls.ASSIGNMENT, cls.NOTEBOOK, plan)
 
     @pytest.fixture(scope="class")
     @classmethod
-    def graded(cls, scratch):
-        plan = cls.submissions(course.solution_answers(cls.ASSIGNMENT, cls.NOTEBOOK))
-        return plan, grade_class(scratch, cls.ASSIGNMENT, cls.NOTEBOOK, plan)
+    def graded_course(cls, tmp_path_factory):
+        return graded_in(cls.ASSIGNMENT, lambda: tmp_path_factory.mktemp(cls.ASSIGNMENT), cls.grade_in)
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def scratch(cls, graded_course):
+        return graded_course[0]
+
+    @pytest.fixture(scope="class")
+    @classmethod
+    def graded(cls, graded_course):
+        return graded_course[1]
 
     def test_tasks_cover_every_graded_cell(self):
         check_tasks_cover_every_graded_cell(self.ASSIGNMENT, self.NOTEBOOK, self.TASKS, self.TOTAL)

@@ -104,9 +104,25 @@ _book_build = None
 
 
 def pytest_collection_finish(session):
+    """Start the slow shared work of the collected tests in the background: the book build, and the plain autograde
+    run of each exercise whose tests were collected (``tests/autograde_support.py``), in the order they come."""
     global _book_build
+    from tests import autograde_support
+
+    factory = session.config._tmp_path_factory
     if _book_build is None and any("built_book" in getattr(item, "fixturenames", ()) for item in session.items):
-        _book_build = _BookBuild(session.config._tmp_path_factory.mktemp("book"))
+        _book_build = _BookBuild(factory.mktemp("book"))
+    for item in session.items:
+        owner = item.cls or item.module
+        grade_in = getattr(owner, "grade_in", None)
+        if grade_in is not None and "graded" in getattr(item, "fixturenames", ()):
+            autograde_support.start_in_background(owner.ASSIGNMENT, factory.mktemp(owner.ASSIGNMENT), grade_in)
+
+
+def pytest_sessionfinish(session):
+    from tests import autograde_support
+
+    autograde_support.stop_background_runs()
 
 
 @pytest.fixture(scope="session")

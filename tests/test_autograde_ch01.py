@@ -5,7 +5,8 @@ All submissions are graded in one nbgrader run, in a scratch course, as an instr
 
 import pytest
 
-from tests.autograde_support import check_tasks_cover_every_graded_cell, edited, expected_scores, grade_class
+from tests.autograde_support import (check_tasks_cover_every_graded_cell, edited, expected_scores, grade_class,
+                                     graded_in)
 from tools import nbgrader_course as course
 
 ASSIGNMENT = "ch01_single_neuron"
@@ -37,13 +38,17 @@ def submissions(answers):
     }
 
 
-@pytest.fixture(scope="module")
-def graded(tmp_path_factory):
+def grade_in(scratch):
+    """Grade every submission in the scratch course ``scratch``: ``(plan, scores)``."""
     answers = course.solution_answers(ASSIGNMENT, NOTEBOOK)
     plan = submissions(answers)
     no_sigmoid = edited(answers, "build_model", ', activation="sigmoid"', "")
-    scores = grade_class(tmp_path_factory.mktemp("course"), ASSIGNMENT, NOTEBOOK, plan, {"no_sigmoid": no_sigmoid})
-    return plan, scores
+    return plan, grade_class(scratch, ASSIGNMENT, NOTEBOOK, plan, {"no_sigmoid": no_sigmoid})
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    return graded_in(ASSIGNMENT, lambda: tmp_path_factory.mktemp("course"), grade_in)[1]
 
 
 def by_task(scores):
