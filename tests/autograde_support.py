@@ -14,13 +14,15 @@ BACKGROUND_RUNS = 2
 _pool, _runs = None, {}
 
 
-def start_in_background(assignment, folder, grade):
-    """Start ``grade(folder)`` for ``assignment`` on the background pool (``BACKGROUND_RUNS`` at a time)."""
+def start_in_background(assignment, make_folder, grade):
+    """Start ``grade(make_folder())`` for ``assignment`` on the background pool (``BACKGROUND_RUNS`` at a time),
+    once: a later call for the same assignment makes no folder and starts nothing."""
     global _pool
     if assignment in _runs:
         return
     if _pool is None:
         _pool = ThreadPoolExecutor(max_workers=BACKGROUND_RUNS, thread_name_prefix="plain autograde")
+    folder = make_folder()
     _runs[assignment] = folder, _pool.submit(grade, folder)
 
 

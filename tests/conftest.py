@@ -109,6 +109,8 @@ def pytest_collection_finish(session):
     global _book_build
     from tests import autograde_support
 
+    if session.config.option.collectonly:  # listing the tests runs nothing
+        return
     factory = session.config._tmp_path_factory
     if _book_build is None and any("built_book" in getattr(item, "fixturenames", ()) for item in session.items):
         _book_build = _BookBuild(factory.mktemp("book"))
@@ -116,7 +118,7 @@ def pytest_collection_finish(session):
         owner = item.cls or item.module
         grade_in = getattr(owner, "grade_in", None)
         if grade_in is not None and "graded" in getattr(item, "fixturenames", ()):
-            autograde_support.start_in_background(owner.ASSIGNMENT, factory.mktemp(owner.ASSIGNMENT), grade_in)
+            autograde_support.start_in_background(owner.ASSIGNMENT, lambda: factory.mktemp(owner.ASSIGNMENT), grade_in)
 
 
 def pytest_sessionfinish(session):
