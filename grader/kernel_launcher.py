@@ -200,17 +200,13 @@ def _become_kernel(kernel, streams, connection):
 
     import numpy as np
 
-    from grader.zygote import take_standard_streams
+    from grader.zygote import close_all_but, take_standard_streams
 
     code = 1
     try:
         os.setsid()  # a session of its own, as a new kernel has: kill(0, ...) reaches no other learner's processes
         libc_call("prctl", 15, b"learner-kernel", 0, 0, 0)  # PR_SET_NAME: what ps and psutil call it
-        start = 3  # nothing the zygote held open reaches the learner's code
-        for fd in sorted([*streams, connection.fileno()]):
-            os.closerange(start, fd)
-            start = fd + 1
-        os.closerange(start, 65536)
+        close_all_but([*streams, connection.fileno()])
         take_standard_streams(streams)
         os.environ.clear()
         os.environ.update(kernel["env"])

@@ -224,6 +224,16 @@ def serve(channel_fd, child, fds_per_request):
         channel.sendall(f"{pid}\n".encode())
 
 
+def close_all_but(keep=()):
+    """In a forked child: close every file from 3 up except ``keep``, so nothing the zygote held open reaches the
+    learner's code (the one rule for kernels, ``grader.kernel_launcher``, and for the judge's runs, below)."""
+    start = 3
+    for fd in sorted(set(keep)):
+        os.closerange(start, fd)
+        start = max(start, fd + 1)
+    os.closerange(start, 65536)
+
+
 def take_standard_streams(fds):
     """In a forked child: make ``fds`` (up to three) its stdin, stdout and stderr."""
     for target, fd in zip((0, 1, 2), fds):
@@ -270,7 +280,7 @@ def run_in_new_namespaces(request, fds, target, *, loopback=False, output="stder
         try:
             status.close()
             os.setsid()  # the zygote's session is every child's: kill(0, ...) must reach no other learner's
-            os.closerange(3, 65536)  # nothing the zygote held open reaches the learner's code
+            close_all_but()
             libc_call("mount", b"proc", b"/proc", b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None)
             if loopback:
                 subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
