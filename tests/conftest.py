@@ -141,6 +141,22 @@ def built_book(tmp_path_factory):
     return built
 
 
+@pytest.fixture(scope="session")
+def grading_scheduler():
+    """The address of one Dask cluster of 2 single-threaded worker processes, shared by the suite's 2-worker grading
+    batches (``grade_batch(..., scheduler=...)``, the path for a running scheduler; the README walk's
+    ``python -m grader batch`` starts its own cluster, the default path). Each batch would otherwise start and stop
+    a cluster (about 6 s) and import nbgrader and Keras again in its workers' zygotes (``grader.run.NBGRADER_ZYGOTE``,
+    ``grader.verify.KERAS_ZYGOTE``, which live as long as their worker); the kernel's and the judge's runner's
+    zygotes still start afresh for each batch, as they belong to its scratch root (``grader.zygote.ZygoteOfRoot``)."""
+    from dask.distributed import LocalCluster
+
+    # Its dashboard on a free port: the batches that start their own cluster keep Dask's default one, unwarned.
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                      memory_limit=0) as cluster:
+        yield cluster.scheduler_address
+
+
 def tiny_neuron(learning_rate=0.1, seed=0):
     """A real, compiled one-neuron Keras model."""
     keras.utils.set_random_seed(seed)

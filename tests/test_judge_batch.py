@@ -87,7 +87,7 @@ def graded_scores(db_url, assignment):
                 for s in gradebook.find_assignment(assignment).submissions}
 
 
-def run_batch(tmp_path, assignment, db_url=None):
+def run_batch(tmp_path, assignment, db_url=None, scheduler=None):
     scratch = course.make_course(tmp_path / "course", [assignment])
     released = course.released_notebook(scratch, assignment, f"{assignment}.ipynb")
     students = plan(assignment)
@@ -95,7 +95,8 @@ def run_batch(tmp_path, assignment, db_url=None):
         folder = tmp_path / "inbox" / student / assignment
         folder.mkdir(parents=True)
         nbformat.write(course.fill_answers(released, answers), folder / f"{assignment}.ipynb")
-    results = grade_batch(scratch, assignment, tmp_path / "inbox", workers=2, db_url=db_url, limits=LIMITS)
+    results = grade_batch(scratch, assignment, tmp_path / "inbox", workers=2, db_url=db_url, limits=LIMITS,
+                          scheduler=scheduler)
     return scratch, students, {r["student"]: r for r in results}
 
 
@@ -115,11 +116,11 @@ def test_the_exercises_on_postgresql_hold_every_kind_of_verdict():
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_the_gradebook_holds_the_judges_scores(tmp_path, assignment):
+def test_the_gradebook_holds_the_judges_scores(tmp_path, assignment, grading_scheduler):
     assert not sandbox.problems(), "; ".join(sandbox.problems())
     with contextlib.ExitStack() as stack:
         db_url = stack.enter_context(temporary_server()) if assignment in ON_POSTGRESQL else None
-        scratch, students, results = run_batch(tmp_path, assignment, db_url)
+        scratch, students, results = run_batch(tmp_path, assignment, db_url, grading_scheduler)
         db_url = db_url or f"sqlite:///{scratch / 'gradebook.db'}"
         scores = graded_scores(db_url, assignment)
         book = StatusBook(db_url)
