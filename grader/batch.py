@@ -238,10 +238,18 @@ def _bar(done, total, started, workers, stream):
     stream.flush()
 
 
+def local_cluster(workers, dashboard_address=None):
+    """The Dask cluster a batch starts when it is given no scheduler: ``workers`` single-threaded processes."""
+    from dask.distributed import LocalCluster
+
+    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=dashboard_address,
+                        memory_limit=0)
+
+
 def grade_batch(course, assignment, inbox, *, workers=2, db_url=None, limits=Limits(), regrade=False,
                 scheduler=None, sandboxed=True, progress=sys.stderr):
     """Grade every learner in ``inbox``; return their results (status, message, seconds, verification rows)."""
-    from dask.distributed import Client, LocalCluster, as_completed
+    from dask.distributed import Client, as_completed
 
     course = Path(course).resolve()
     db_url = db_url or default_db_url(course)
@@ -272,8 +280,7 @@ def grade_batch(course, assignment, inbox, *, workers=2, db_url=None, limits=Lim
         book.set(student, assignment, "queued")
     scratch_root = tempfile.mkdtemp(prefix="course-grader-")
     results, started = [], time.perf_counter()
-    cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                                  dashboard_address=None, memory_limit=0)
+    cluster = None if scheduler else local_cluster(workers)
     try:
         with Client(scheduler or cluster) as client:
             futures = [client.submit(grade_and_verify, str(course), assignment, student, str(inbox), db_url, limits,

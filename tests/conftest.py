@@ -149,11 +149,11 @@ def grading_scheduler():
     a cluster (about 6 s) and import nbgrader and Keras again in its workers' zygotes (``grader.run.NBGRADER_ZYGOTE``,
     ``grader.verify.KERAS_ZYGOTE``, which live as long as their worker); the kernel's and the judge's runner's
     zygotes still start afresh for each batch, as they belong to its scratch root (``grader.zygote.ZygoteOfRoot``)."""
-    from dask.distributed import LocalCluster
+    from grader.batch import local_cluster
 
-    # Its dashboard on a free port: the batches that start their own cluster keep Dask's default one, unwarned.
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
-                      memory_limit=0) as cluster:
+    # The cluster a 2-worker batch starts, with its dashboard on a free port: the batches that start their own
+    # cluster keep Dask's default one, unwarned.
+    with local_cluster(2, dashboard_address=":0") as cluster:
         yield cluster.scheduler_address
 
 
