@@ -17,8 +17,9 @@ book: install keras-cache
 	@echo ""
 	@echo "The book is built. Open $(CURDIR)/_build/html/index.html in a browser."
 
+# The grading tests and the others run side by side, in two pytest processes (tools/run_tests.py says why).
 test: install keras-cache browser grading
-	$(BIN)/python -m pytest -ra
+	$(BIN)/python -m tools.run_tests
 
 exercises: install
 	$(BIN)/python -m tools.nbgrader_course regenerate

@@ -9,6 +9,8 @@ from tests.autograde_support import (check_tasks_cover_every_graded_cell, edited
                                      graded_in)
 from tools import nbgrader_course as course
 
+pytestmark = pytest.mark.sandbox
+
 ASSIGNMENT = "ch01_single_neuron"
 NOTEBOOK = "ch01_single_neuron.ipynb"
 TASKS = {

@@ -7,6 +7,8 @@ from grader.verify import verify_student
 from tests.autograde_support import AutogradeSuite, edited
 from tools import nbgrader_course as course
 
+pytestmark = pytest.mark.sandbox
+
 LINEAR_CIRCLES = '''def fit_circles(X, y):
     model = keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(16), keras.layers.Dense(16),
                               keras.layers.Dense(1, activation="sigmoid")])

@@ -1,6 +1,10 @@
 """A real `nbgrader autograde` of exercise 3: the solution, the untouched exercise and typical mistakes."""
 
+import pytest
+
 from tests.autograde_support import AutogradeSuite, edited
+
+pytestmark = pytest.mark.sandbox
 
 TASKS = {
     "Task 1": ["test_exponential_schedule_example", "test_exponential_schedule_other_ranges"],

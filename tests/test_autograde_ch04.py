@@ -1,6 +1,10 @@
 """A real `nbgrader autograde` of exercise 4: the solution, the untouched exercise and typical mistakes."""
 
+import pytest
+
 from tests.autograde_support import AutogradeSuite, edited
+
+pytestmark = pytest.mark.sandbox
 
 FIT_ON_TEST = '''def scale_splits(X_train, X_test):
     return StandardScaler().fit_transform(X_train), StandardScaler().fit_transform(X_test)

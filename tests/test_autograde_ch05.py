@@ -1,6 +1,10 @@
 """A real `nbgrader autograde` of exercise 5: the solution, the untouched exercise and typical mistakes."""
 
+import pytest
+
 from tests.autograde_support import AutogradeSuite, edited
+
+pytestmark = pytest.mark.sandbox
 
 TASKS = {
     "Task 1": ["test_fit_fashion_reaches_the_target_within_budget", "test_fit_fashion_on_the_other_half"],

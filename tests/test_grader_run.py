@@ -10,6 +10,8 @@ from grader.run import _copy_plain_files, check_inbox
 from grader.status import StatusBook
 from grader.verify import flag
 
+pytestmark = pytest.mark.sandbox
+
 
 def test_check_inbox_accepts_submitted_and_outside_folders(tmp_path):
     for inbox in (tmp_path / "submitted", tmp_path.parent / f"{tmp_path.name}-inbox"):

@@ -37,7 +37,7 @@ from grader.status import FINAL, StatusBook
 from tools import nbgrader_course as course
 from tools.postgres import temporary_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
 
 # 30 s a cell: an honest submission's slowest cells (the two tests that train and score the model) took at most 6 s
 # in this batch, with two learners, the judge and the suite's other work sharing 2 cores (cell timings of the

@@ -32,7 +32,7 @@ from nbgrader.api import Gradebook
 from grader import sandbox
 from tools import nbgrader_course as course
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "ch03_learning_rate"

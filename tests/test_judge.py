@@ -23,6 +23,8 @@ from grader.verify import CHECKS as MODEL_CHECKS
 from judge_cases import ADVERSARIAL, CASES, SLOW_IN_A_KERNEL, SWEEP_CASES, decided
 from tools import nbgrader_course as course
 
+pytestmark = pytest.mark.sandbox
+
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = course.assignments()
 LIMITS = Limits(cell_seconds=30, memory_bytes=3 * 2**30)

@@ -42,7 +42,7 @@ from judge_cases import (ADVERSARIAL, SCORED_IN_THE_SANDBOX, SLOW_IN_A_KERNEL, T
 from tools import nbgrader_course as course
 from tools.postgres import temporary_server
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
 LIMITS = Limits(cell_seconds=200, notebook_seconds=900, memory_bytes=3 * 2**30)
 ASSIGNMENTS = ["ch01_single_neuron", "ch02_nonlinearity", "ch03_learning_rate", "ch04_normalization",
                "ch05_multiclass"]

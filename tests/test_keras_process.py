@@ -13,7 +13,7 @@ import pytest
 from conftest import tiny_neuron
 from grader.verify import KerasProcess, inspect_models, score_models
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.sandbox]
 ASSIGNMENT = "ch01_single_neuron"
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -3,7 +3,11 @@
 import json
 import os
 
+import pytest
+
 from grader.zygote import close_all_but
+
+pytestmark = pytest.mark.sandbox
 
 
 def open_files_after(keep_of):
