@@ -55,7 +55,8 @@ def test_the_two_runs_split_the_tests_and_the_status_is_that_of_both(tmp_path, c
     in_group = f"('/course-tests-{os.getpid()}' in open('/proc/self/cgroup').read())"
     (tmp_path / "test_grading_side.py").write_text(
         "import os, pytest\npytestmark = pytest.mark.sandbox\n"
-        f"def test_in_the_grading_run():\n    assert os.nice(0) == {os.nice(0)} and not {in_group}\n")
+        f"def test_in_the_grading_run():\n    assert os.nice(0) == {os.nice(0)} and not {in_group}\n"
+        "    __import__('time').sleep(5)\n")
     (tmp_path / "test_other_side.py").write_text(
         "import os, subprocess, sys\n"
         "def test_beside_it_at_a_lower_priority():\n"
@@ -71,6 +72,8 @@ def test_the_two_runs_split_the_tests_and_the_status_is_that_of_both(tmp_path, c
     assert "1 passed, 2 deselected" in out  # the grading run
     assert "1 failed, 1 passed, 1 deselected" in out and "test_that_fails" in out  # the other run, shown
     assert "grading tests: exit status 0" in out and "tests outside the sandbox: exit status 1" in out
+    seconds = re.search(r"exit status 0, (\d+) s; .* exit status 1, (\d+) s", out).groups()
+    assert int(seconds[1]) < int(seconds[0])  # each run's own time: the other run ended first
     assert "1 failed, 1 passed" in log.read_text()
     assert list(run_tests.CGROUPS.glob(f"*/course-tests-{os.getpid()}")) == []  # the group is gone
     assert list(run_tests.CGROUPS.glob(f"course-tests-{os.getpid()}")) == []

@@ -22,6 +22,7 @@ both runs (``python -m tools.run_tests -x --durations=25``); to pick tests, call
 import os
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -81,15 +82,21 @@ def main(args, log_path=LOG):
               f"{f' in the cpu cgroup {group}' if group else ''}; their output: {log_path}", flush=True)
 
         def join_the_group():  # in the child, before pytest starts: all it starts is in the group too
-            (group / "cgroup.procs").write_text(str(os.getpid()))
+            try:
+                (group / "cgroup.procs").write_text(str(os.getpid()))
+            except OSError:  # then only niced
+                pass
 
         others = subprocess.Popen(others_command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
                                   preexec_fn=join_the_group if group else None)
+        ended = []  # when the other run ended: it may end long before the grading run
+        waiter = threading.Thread(target=lambda: ended.append((others.wait(), time.monotonic() - start)), daemon=True)
+        waiter.start()
         try:
             grading_status = subprocess.call(grading_command, cwd=ROOT)
             grading_seconds = time.monotonic() - start
-            others_status = others.wait()
-            others_seconds = time.monotonic() - start
+            waiter.join()
+            others_status, others_seconds = ended[0]
         finally:
             if others.poll() is None:  # interrupted: stop the other run too
                 others.terminate()
