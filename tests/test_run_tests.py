@@ -47,23 +47,16 @@ def test_the_scan_finds_what_a_grading_test_uses():
 
 
 def test_the_two_runs_split_the_tests_and_the_status_is_that_of_both(tmp_path, capfd):
-    """Two runs over a small folder of tests: each runs its half, the second at a lower priority (with whatever it
-    starts in sessions of its own, where a cpu cgroup can hold it), both outputs are shown, and a failure in the
-    run beside the grading tests fails the whole."""
-    with run_tests.low_priority_cgroup() as group:
-        held = group is not None
-    in_group = f"('/course-tests-{os.getpid()}' in open('/proc/self/cgroup').read())"
+    """Two runs over a small folder of tests: each runs its half, the second at a lower priority, both outputs are
+    shown, and a failure in the run beside the grading tests fails the whole."""
     (tmp_path / "test_grading_side.py").write_text(
         "import os, pytest\npytestmark = pytest.mark.sandbox\n"
-        f"def test_in_the_grading_run():\n    assert os.nice(0) == {os.nice(0)} and not {in_group}\n"
+        f"def test_in_the_grading_run():\n    assert os.nice(0) == {os.nice(0)}\n"
         "    __import__('time').sleep(5)\n")
     (tmp_path / "test_other_side.py").write_text(
-        "import os, subprocess, sys\n"
+        "import os\n"
         "def test_beside_it_at_a_lower_priority():\n"
         f"    assert os.nice(0) == {min(os.nice(0) + run_tests.NICENESS, 19)}\n"  # 19 is the lowest priority
-        f"    assert {in_group} == {held}\n"
-        f"    assert subprocess.run([sys.executable, '-c', \"assert {in_group} == {held}\"],\n"
-        "                          start_new_session=True).returncode == 0\n"
         "def test_that_fails():\n    assert 1 == 2\n")
     log = tmp_path / "others.log"
     status = run_tests.main(["-p", "no:cacheprovider", "-q", str(tmp_path)], log_path=log)
@@ -75,8 +68,6 @@ def test_the_two_runs_split_the_tests_and_the_status_is_that_of_both(tmp_path, c
     seconds = re.search(r"exit status 0, (\d+) s; .* exit status 1, (\d+) s", out).groups()
     assert int(seconds[1]) < int(seconds[0])  # each run's own time: the other run ended first
     assert "1 failed, 1 passed" in log.read_text()
-    assert list(run_tests.CGROUPS.glob(f"*/course-tests-{os.getpid()}")) == []  # the group is gone
-    assert list(run_tests.CGROUPS.glob(f"course-tests-{os.getpid()}")) == []
 
     (tmp_path / "test_other_side.py").write_text("def test_passes():\n    pass\n")
     assert run_tests.main(["-p", "no:cacheprovider", "-q", str(tmp_path)], log_path=log) == 0
