@@ -9,21 +9,27 @@
   run again after a kernel dies: the processes it starts would take the new kernel's share of processes (stopped
   processes count until the kernel that started them collects them), and a kernel that cannot start a thread dies.
 - **Endless output**: a cell may print ``GRADER_LIMIT_OUTPUT_BYTES`` of text (1 MiB by default); the rest is
-  dropped, with a note, so the grader's memory and the feedback stay small.
+  dropped, with a note, so the grader's memory and the feedback stay small, and the cell runs on. A cell that
+  prints ``STOP_FACTOR`` times that much (16 MiB) is interrupted, with an error saying so, rather than left to
+  flood the grader until its time limit: it costs a worker the whole limit, and in the suite's fixture batch on a
+  loaded 2-core machine (2026-12-07) a cell printing endlessly for its 30 s ended with its kernel dead instead.
 
 Use it in place of nbgrader's ``Execute`` in ``Autograde.autograde_preprocessors`` (``nbgrader_config.py`` does).
 """
 
+import asyncio
 import copy
 import os
 
 import psutil
-from jupyter_core.utils import run_sync
+from jupyter_core.utils import ensure_async, run_sync
 from nbclient.exceptions import DeadKernelError
 from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 
 from grader.limits import Limits
+
+STOP_FACTOR = 16  # a cell that prints this many times the output limit is interrupted
 
 
 def _uid(process):
@@ -68,6 +74,7 @@ class RecoveringExecute(Execute):
         self._left_processes = set()
         self._output_bytes = {}
         self._output_cap = Limits.from_env().output_bytes
+        self._output_stopped = {}  # cell index -> the task interrupting the kernel
         return super().preprocess(nb, resources, km)
 
     def preprocess_cell(self, cell, resources, index):
@@ -91,11 +98,17 @@ class RecoveringExecute(Execute):
         for index in range(upto):
             cell = self.nb.cells[index]
             if cell.cell_type == "code" and index not in left_out:  # a DeadKernelError here ends the notebook
+                self._output_bytes.pop(index, None)  # the copy gets its own output limit
+                self._output_stopped.pop(index, None)
                 run_sync(self.async_execute_cell)(copy.deepcopy(cell), index, store_history=False)
 
     def on_cell_executed(self, **kwargs):
         super().on_cell_executed(**kwargs)
         cell = kwargs["cell"]
+        if self._output_bytes.get(kwargs["cell_index"], 0) > self._output_cap:  # first, where a long output that
+            cell.outputs.insert(0, new_output("stream", name="stdout", text=(  # is cut (nbgrader's LimitOutput) keeps it
+                f"[This cell printed more than {self._output_cap} characters: the grader dropped the rest of this "
+                "cell's output.]\n")))
         stopped = self._stop_leftover_processes()
         if stopped:
             self._left_processes.add(kwargs["cell_index"])
@@ -138,12 +151,15 @@ class RecoveringExecute(Execute):
     def output(self, outs, msg, display_id, cell_index):
         if msg["msg_type"] == "stream":
             used = self._output_bytes.get(cell_index, 0)
-            size = len(msg["content"].get("text", ""))
-            self._output_bytes[cell_index] = used + size
-            if used + size > self._output_cap:
-                if used <= self._output_cap:
-                    outs.append(new_output("stream", name="stdout", text=(
-                        f"\n[The grader dropped the rest of this cell's output: more than {self._output_cap} "
-                        "characters.]\n")))
+            text = msg["content"].get("text", "")
+            self._output_bytes[cell_index] = used + len(text)
+            if used + len(text) > self._output_cap:
+                if used < self._output_cap:  # the part that fits; on_cell_executed puts a note before the outputs
+                    kept = {**msg, "content": {**msg["content"], "text": text[:self._output_cap - used]}}
+                    super().output(outs, kept, display_id, cell_index)
+                if used + len(text) > STOP_FACTOR * self._output_cap and cell_index not in self._output_stopped:
+                    outs.append(_error("OutputLimit", f"this cell printed more than {STOP_FACTOR * self._output_cap} "
+                                       "characters, so the grader stopped it. Print less: a summary, not every step."))
+                    self._output_stopped[cell_index] = asyncio.ensure_future(ensure_async(self.km.interrupt_kernel()))
                 return None
         return super().output(outs, msg, display_id, cell_index)

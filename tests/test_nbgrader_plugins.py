@@ -93,3 +93,31 @@ def test_the_course_config_restores_locked_cells_quietly_and_keeps_verify_out_of
     names = [pp.__name__ for pp in namespace["c"].Autograde.sanitize_preprocessors]
     assert "RestoreLockedCells" in names and "OverwriteCells" not in names
     assert "verify" in namespace["c"].CourseDirectory.ignore
+
+
+def test_output_past_the_limit_is_dropped_and_an_endless_print_is_stopped(tmp_path):
+    """grader.execute.RecoveringExecute with an ordinary kernel: a cell that prints 2 MiB keeps running past the 1 MiB
+    it may show; a cell that prints for ever is interrupted long before its 60-s time limit."""
+    import time
+
+    from nbformat.v4 import new_notebook
+
+    from grader.execute import STOP_FACTOR, RecoveringExecute
+
+    notebook = new_notebook(cells=[new_code_cell("for _ in range(2048):\n    print('x' * 1023)\nx = 1"),
+                                   new_code_cell("while True:\n    print('spam ' * 20)"),
+                                   new_code_cell("print('x is', x)")],
+                            metadata={"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                                     "language": "python"}})
+    started = time.monotonic()
+    RecoveringExecute(timeout=60, interrupt_on_timeout=True, allow_errors=True).preprocess(
+        notebook, {"metadata": {"path": str(tmp_path)}})
+    took = time.monotonic() - started
+    verbose, endless, last = (cell.outputs for cell in notebook.cells)
+    note, _, shown = "".join(output.text for output in verbose if output.output_type == "stream").partition(".]\n")
+    assert "dropped the rest of this cell's output" in note and shown == ("x" * 1023 + "\n") * 1024  # the first MiB
+    assert [output.get("ename") for output in endless if output.output_type == "error"] == ["OutputLimit",
+                                                                                            "KeyboardInterrupt"]
+    assert f"more than {STOP_FACTOR * 2**20} characters" in endless[-2].evalue
+    assert last[0].text == "x is 1\n"
+    assert took < 40, f"the endless print ran {took:.0f} s: it was not stopped before its time limit"
