@@ -236,7 +236,7 @@ def _runner_zygote(scratch_root):
     return Zygote("grader.runner", lambda: environment)
 
 
-runner_zygote = ZygoteOfRoot(_runner_zygote)  # this worker's runner zygote for a scratch root
+runner_zygote = ZygoteOfRoot(_runner_zygote)  # this worker's runner zygote, for every scratch root
 
 
 def _run_forked(folder, scratch_root, env, seconds):

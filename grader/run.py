@@ -190,7 +190,7 @@ def _kernel_zygote(scratch_root):
     return Zygote("grader.kernel_launcher", lambda: environment, listens=True)
 
 
-kernel_zygote = ZygoteOfRoot(_kernel_zygote)  # this worker's kernel zygote for a scratch root
+kernel_zygote = ZygoteOfRoot(_kernel_zygote)  # this worker's kernel zygote, for every scratch root
 
 
 def grade_submission(course, assignment, student, inbox, *, db_url, limits=Limits(), scratch_root=None,

@@ -159,9 +159,19 @@ def _hide(folders):
                       MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, b"size=4k,mode=0555")
 
 
+def _take_keras_home():
+    """A forked runner's Keras was imported by its zygote, whose Keras home may belong to a batch already over
+    (``grader.zygote.ZygoteOfRoot``): use the job's (``KERAS_HOME``, with the data sets linked in unless hidden),
+    as a runner of its own reads it when it imports Keras."""
+    config = sys.modules.get("keras.src.backend.config")
+    if config is not None and os.environ.get("KERAS_HOME"):
+        config._KERAS_DIR = os.environ["KERAS_HOME"]
+
+
 def main(folder):
     folder = Path(folder).resolve()
     job = json.loads((folder / "job.json").read_text())  # the judge's, read before any of the learner's code runs
+    _take_keras_home()
     if os.geteuid() == 0 and os.environ.get("GRADER_SANDBOX_USER"):
         _hide(job.get("hide", []))
         _drop_privileges(folder)

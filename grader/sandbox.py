@@ -104,7 +104,7 @@ def prepare(scratch_root):
 
 
 def keras_home(scratch_root):
-    """The Keras home of the judge's runner zygote (``grader.judge.runner_zygote``): the scratch root's copy of the
+    """The Keras home a zygote imports Keras with (``grader.zygote.ZygoteOfRoot``): the scratch root's copy of the
     data sets under ``datasets``, owned by root and read-only for the sandbox user. Created when missing."""
     home = Path(scratch_root) / "keras-home"
     home.mkdir(parents=True, exist_ok=True)

@@ -141,8 +141,15 @@ class Zygote:
 
 
 class ZygoteOfRoot:
-    """A worker's one zygote for the scratch root it grades in: ``zygote_of(scratch_root)`` makes it on first use
-    with ``make(scratch_root)`` (a ``Zygote``, not started), and closes the zygote of another scratch root first."""
+    """A worker's one zygote, for every scratch root it grades in: ``zygote_of(scratch_root)`` makes it on first use
+    with ``make(scratch_root)`` (a ``Zygote``, not started) and keeps it for the worker's life, through batch after
+    batch on a Dask cluster that outlives them (the suite's, ``tests/conftest.py``), so each batch does not import
+    TensorFlow again in a new one.
+
+    The zygote imported Keras with the first scratch root's Keras home (``grader.sandbox.keras_home``), which goes
+    with that batch; its children never use it: a kernel takes its own folder's (``grader.kernel_launcher``), a
+    judge's runner its job's (``grader.runner.main``). A zygote started again (one that died) takes the newest
+    scratch root's, so nothing is made again in a scratch root already removed."""
 
     def __init__(self, make):
         self.make, self.lock, self.root, self.zygote = make, threading.Lock(), None, None
@@ -151,9 +158,12 @@ class ZygoteOfRoot:
         scratch_root = os.path.realpath(scratch_root)
         with self.lock:
             if scratch_root != self.root:
-                if self.zygote is not None:
-                    self.zygote.close()
-                self.root, self.zygote = scratch_root, self.make(scratch_root)
+                fresh = self.make(scratch_root)
+                if self.zygote is None:
+                    self.zygote = fresh
+                else:  # the running zygote stays; a new start takes this root's environment
+                    self.zygote.environment = fresh.environment
+                self.root = scratch_root
             return self.zygote
 
 

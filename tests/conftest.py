@@ -146,9 +146,9 @@ def grading_scheduler():
     """The address of one Dask cluster of 2 single-threaded worker processes, shared by the suite's 2-worker grading
     batches (``grade_batch(..., scheduler=...)``, the path for a running scheduler; the README walk's
     ``python -m grader batch`` starts its own cluster, the default path). Each batch would otherwise start and stop
-    a cluster (about 6 s) and import nbgrader and Keras again in its workers' zygotes (``grader.run.NBGRADER_ZYGOTE``,
-    ``grader.verify.KERAS_ZYGOTE``, which live as long as their worker); the kernel's and the judge's runner's
-    zygotes still start afresh for each batch, as they belong to its scratch root (``grader.zygote.ZygoteOfRoot``)."""
+    a cluster (about 6 s) and import nbgrader and Keras again in its workers' four zygotes, which live as long as
+    their worker (``grader.run.NBGRADER_ZYGOTE``, ``grader.verify.KERAS_ZYGOTE``, and the kernel's and the judge's
+    runner's, ``grader.zygote.ZygoteOfRoot``)."""
     from grader.batch import local_cluster
 
     # The cluster a 2-worker batch starts, with its dashboard on a free port: the batches that start their own

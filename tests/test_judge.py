@@ -300,6 +300,51 @@ def test_the_forked_runner_is_as_sandboxed_as_a_runner_of_its_own(scratch, monke
         assert facts[5] <= 2  # itself, and at most a helper of its own
 
 
+HOME_PROBE = '''
+import os
+def home(_):
+    from keras.src.backend import config  # imported by the zygote, with the Keras home it had then
+    datasets = os.path.join(config.keras_home(), "datasets")
+    return f"{config.keras_home()}|{','.join(sorted(os.listdir(datasets)))}"
+'''
+
+
+@pytest.mark.slow
+def test_one_runner_zygote_serves_the_next_scratch_root_after_the_first_is_gone():
+    """A worker keeps its runner zygote from batch to batch (``grader.zygote.ZygoteOfRoot``): the zygote imported
+    Keras with the first scratch root's Keras home, yet a runner forked for the next batch, once the first batch's
+    scratch root is removed, uses its own job's Keras home and finds that batch's data sets there; nothing is made
+    again in the removed root."""
+    from grader.judge import run_job, runner_zygote
+    from grader.rubrics import call
+
+    roots, seen, zygotes = [], [], []
+    try:
+        for attempt in range(2):
+            root = Path(tempfile.mkdtemp(prefix="course-grader-"))
+            roots.append(root)
+            sandbox.prepare(root)
+            zygote = runner_zygote(root)
+            zygote.start_soon()
+            zygotes.append((zygote, zygote.process.pid))
+            folder = root / "judge" / sandbox.private_name("home", attempt)
+            returncode, log = run_job(folder, [HOME_PROBE], [call("home", "home", {"value": 0})], {}, root, LIMITS,
+                                      sandboxed=True)
+            assert returncode == 0, log
+            with np.load(folder / "out" / "results.npz") as results:
+                seen.append(str(results["home"]))
+            if attempt == 0:
+                shutil.rmtree(root)
+    finally:
+        for root in roots:
+            shutil.rmtree(root, ignore_errors=True)
+    assert zygotes[0] == zygotes[1], "the second batch started a new runner zygote"
+    for root, (home, datasets) in zip(roots, (text.split("|") for text in seen)):
+        assert home.startswith(f"{root.resolve()}/judge/") and home.endswith("/.keras"), home
+        assert datasets, f"no data sets in the runner's Keras home {home}"
+    assert not roots[0].exists(), "something was made again in the first batch's removed scratch root"
+
+
 RETRAIN_PROBE = '''
 import os
 import time
