@@ -125,6 +125,10 @@ def test_a_comment_typed_in_the_graded_view_reaches_the_gradebook(page, server, 
     comment = page.locator("textarea.comment").first
     expect(comment).to_be_visible(timeout=30_000)
     expect(page.locator("body")).to_contain_text("Task 1")
+    # formgrader saves a comment on its change event once its script has fetched the comments and bound an editor to
+    # each box (formgrade.js, loadComments); typed earlier, as on a loaded machine in CI, the change goes unheard.
+    page.wait_for_function("() => window.formgrader && formgrader.comments && formgrader.comments.loaded === true",
+                           timeout=30_000)
     with page.expect_response(lambda response: "/api/comment/" in response.url and response.request.method == "PUT"
                               and response.ok):
         comment.fill(COMMENT)
